@@ -1,0 +1,25 @@
+"""Exception types: every error a user can cause has a clear type and a one-line message."""
+
+
+class AutogradVizError(Exception):
+    """Base class of the library's own errors; the CLI prints these as one line, without a traceback."""
+
+
+class ShapeError(AutogradVizError, ValueError):
+    """Operand shapes do not fit the op (the message names the op and both shapes)."""
+
+
+class GraphError(AutogradVizError, RuntimeError):
+    """The graph cannot do what was asked (backward on a non-scalar without a gradient, ...)."""
+
+
+class DomainError(AutogradVizError, ValueError):
+    """An op got a value outside its domain (log of a negative number, ...) or a non-finite value."""
+
+
+class OperandError(AutogradVizError, TypeError):
+    """An operand of an unsupported type (a string, a list of Values, a Tensor mixed with a Value, ...)."""
+
+
+class GradcheckError(AutogradVizError, AssertionError):
+    """Analytic and numeric gradients disagree (the message names the input, index and both numbers)."""

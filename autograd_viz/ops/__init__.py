@@ -1,0 +1,19 @@
+"""The one op table: every primitive op of both engines, by name.
+
+>>> OPS["sigmoid"].local_derivative(0, ["z"])
+'σ(z)(1−σ(z))'
+"""
+
+from __future__ import annotations
+
+from autograd_viz.ops.base import ArrayMath, OpDef, ScalarMath
+from autograd_viz.ops.elementwise import ELEMENTWISE
+from autograd_viz.ops.losses import LOSS_OPS
+from autograd_viz.ops.tensor_ops import TENSOR_OPS
+
+OPS: dict[str, OpDef] = {op.name: op for op in (*ELEMENTWISE, *TENSOR_OPS, *LOSS_OPS)}
+
+#: Ops the scalar ``Value`` engine supports (those with a SymPy forward).
+SCALAR_OPS: frozenset[str] = frozenset(op.name for op in ELEMENTWISE)
+
+__all__ = ["OPS", "SCALAR_OPS", "OpDef", "ScalarMath", "ArrayMath"]

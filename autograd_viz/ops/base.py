@@ -1,0 +1,139 @@
+"""The op-table entry type and the two math backends (Python floats and NumPy arrays).
+
+An op is written once against a backend ``m`` (``m.exp``, ``m.where``, ...), so the same forward and
+backward serve the scalar engine (``math`` on floats, fast) and the tensor engine (NumPy on arrays).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autograd_viz.errors import DomainError
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """One primitive op: numeric forward, numeric backward (VJP), SymPy forward, readable derivative.
+
+    ``forward(m, *xs, **attrs)`` returns the output, or ``(output, saved)`` when ``saves`` is true.
+    ``backward(m, g, node)`` returns one gradient per input (``None`` where there is none); ``node`` gives
+    ``node.data`` (the output), ``node.parents[i].data`` (the inputs), ``node.attrs`` and ``node.saved``.
+    ``sympy(*xs, **attrs)`` is the op on SymPy expressions (``None`` for tensor-only ops).
+    ``derivatives[i]`` is a short text of the local derivative d out / d input_i for drawings, with
+    ``{x0}``, ``{x1}``, ``{out}`` and attribute names as placeholders (e.g. ``"{out}(1−{out})"``).
+    """
+
+    name: str
+    symbol: str
+    arity: int
+    forward: Callable[..., Any]
+    backward: Callable[..., tuple]
+    sympy: Callable[..., Any] | None
+    derivatives: tuple[str, ...]
+    saves: bool = False
+    elementwise: bool = True
+    doc: str = ""
+    attr_names: tuple[str, ...] = field(default=())
+
+    def local_derivative(self, i: int, labels: list[str], out: str = "out", attrs: dict | None = None) -> str:
+        """The readable derivative of the output w.r.t. input ``i``, with the inputs named ``labels``."""
+        template = self.derivatives[i]
+        values = {f"x{k}": label for k, label in enumerate(labels)}
+        values["out"] = out
+        for key, value in (attrs or {}).items():
+            values[key] = _short(value)
+        return template.format(**values)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+class ScalarMath:
+    """Backend for Python floats: ``math`` functions with domain errors named by op."""
+
+    name = "scalar"
+    exp = staticmethod(math.exp)
+    tanh = staticmethod(math.tanh)
+    fabs = staticmethod(abs)
+
+    @staticmethod
+    def exp_safe(x: float) -> float:
+        try:
+            return math.exp(x)
+        except OverflowError:
+            return math.inf
+
+    @staticmethod
+    def log(x: float) -> float:
+        if x <= 0.0:
+            if x == 0.0:
+                return -math.inf
+            raise DomainError(f"log: input {x!r} is outside the domain (x > 0)")
+        return math.log(x)
+
+    @staticmethod
+    def sqrt(x: float) -> float:
+        if x < 0.0:
+            raise DomainError(f"sqrt: input {x!r} is outside the domain (x >= 0)")
+        return math.sqrt(x)
+
+    @staticmethod
+    def sigmoid(x: float) -> float:
+        if x >= 0.0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+
+    @staticmethod
+    def sign(x: float) -> float:
+        return (x > 0.0) - (x < 0.0)
+
+    @staticmethod
+    def where(cond: bool, a: float, b: float) -> float:
+        return a if cond else b
+
+    @staticmethod
+    def maximum(x: float, y: float) -> float:
+        return x if x >= y else y
+
+    @staticmethod
+    def power(x: float, p: float) -> float:
+        try:
+            out = x**p
+        except ZeroDivisionError:
+            raise DomainError(f"pow: 0 raised to the negative power {p!r}") from None
+        except OverflowError:
+            return math.inf
+        if isinstance(out, complex):
+            raise DomainError(f"pow: negative base {x!r} raised to the non-integer power {p!r}")
+        return out
+
+
+class ArrayMath:
+    """Backend for NumPy arrays: vectorised, numerically stable, dtype-preserving."""
+
+    name = "array"
+    exp = staticmethod(np.exp)
+    exp_safe = staticmethod(np.exp)
+    tanh = staticmethod(np.tanh)
+    fabs = staticmethod(np.abs)
+    log = staticmethod(np.log)
+    sqrt = staticmethod(np.sqrt)
+    sign = staticmethod(np.sign)
+    where = staticmethod(np.where)
+    maximum = staticmethod(np.maximum)
+    power = staticmethod(np.power)
+
+    @staticmethod
+    def sigmoid(x: np.ndarray) -> np.ndarray:
+        # exp(-|x|) never overflows; both branches share it.
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0, e) / (1.0 + e)
