@@ -1,16 +1,31 @@
-"""The `autograd-viz` command line: a click group; each job adds its command here."""
+"""The `autograd-viz` command line: a click group whose commands load lazily from their own modules."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from autograd_viz.errors import AutogradVizError
 
+#: command name -> "module:attribute" of its click command (each job registers its command here).
+COMMANDS: dict[str, str] = {
+}
 
-class _Group(click.Group):
-    """A click group that turns the library's own errors into one line on stderr and exit code 2."""
+
+class _LazyGroup(click.Group):
+    """Loads each command's module only when that command runs (``train`` never imports SymPy), and turns
+    the library's own errors into one line on stderr with exit code 2, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module_name, attribute = COMMANDS[cmd_name].split(":")
+            return getattr(importlib.import_module(module_name), attribute)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
@@ -20,10 +35,7 @@ class _Group(click.Group):
             sys.exit(2)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="autograd-viz")
 def main() -> None:
     """See and check backprop: draw graphs, check derivations, train on MNIST."""
-
-
-# Commands are registered below, one line each (keep this list sorted by name).
