@@ -23,3 +23,7 @@ class OperandError(AutogradVizError, TypeError):
 
 class GradcheckError(AutogradVizError, AssertionError):
     """Analytic and numeric gradients disagree (the message names the input, index and both numbers)."""
+
+
+class ExpressionError(AutogradVizError, ValueError):
+    """A formula could not be read: a syntax error (with its column), an unknown name or a refused construct."""
