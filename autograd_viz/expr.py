@@ -59,6 +59,11 @@ class Grammar:
     extra_names: frozenset[str] = field(default=frozenset())
 
 
+def _quote(text: str, limit: int = 60) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
 def _where(node: ast.AST) -> str:
     return f"column {getattr(node, 'col_offset', 0) + 1}"
 
@@ -76,7 +81,7 @@ def parse(text: str, grammar: Grammar, what: str = "expression") -> ast.expr:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         col = exc.offset or 0
-        raise ExpressionError(f"{what} {text.strip()!r}: syntax error at column {col}: {exc.msg}") from None
+        raise ExpressionError(f"{what} {_quote(text)}: syntax error at column {col}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError(f"{what}: too deeply nested or malformed") from None
     for node in ast.walk(tree.body):
@@ -86,7 +91,7 @@ def parse(text: str, grammar: Grammar, what: str = "expression") -> ast.expr:
 
 def _check(node: ast.AST, grammar: Grammar, what: str, text: str) -> None:
     def refuse(reason: str) -> ExpressionError:
-        return ExpressionError(f"{what} {text.strip()!r}: {reason} is not allowed ({_where(node)})")
+        return ExpressionError(f"{what} {_quote(text)}: {reason} is not allowed ({_where(node)})")
 
     if isinstance(node, ast.BinOp):
         if type(node.op) not in _BINARY or (isinstance(node.op, ast.MatMult) and not grammar.matmul):
@@ -107,7 +112,7 @@ def _check(node: ast.AST, grammar: Grammar, what: str, text: str) -> None:
             raise refuse("a keyword argument")
         if node.func.id not in grammar.functions:
             known = ", ".join(sorted(grammar.functions)) or "none"
-            raise ExpressionError(f"{what} {text.strip()!r}: unknown function {node.func.id!r} ({_where(node)}); "
+            raise ExpressionError(f"{what} {_quote(text)}: unknown function {node.func.id!r} ({_where(node)}); "
                                   f"known: {known}")
     elif isinstance(node, ast.Attribute):
         if node.attr not in grammar.attributes:
