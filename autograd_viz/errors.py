@@ -27,3 +27,7 @@ class GradcheckError(AutogradVizError, AssertionError):
 
 class ExpressionError(AutogradVizError, ValueError):
     """A formula could not be read: a syntax error (with its column), an unknown name or a refused construct."""
+
+
+class DataError(AutogradVizError, ValueError):
+    """A data file is missing, truncated or corrupt (the message names the file and what is wrong)."""
