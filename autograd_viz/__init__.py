@@ -4,6 +4,7 @@ Scalar (`Value`) and NumPy (`Tensor`) reverse-mode autograd on one op table, Gra
 forward and adjoint graphs, a SymPy derivation checker, and vectorised MNIST training.
 """
 
+from autograd_viz.draw import draw
 from autograd_viz.errors import (
     AutogradVizError,
     DomainError,
@@ -29,6 +30,7 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "Value",
+    "draw",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",

@@ -11,6 +11,10 @@ from autograd_viz.errors import AutogradVizError
 
 #: command name -> "module:attribute" of its click command (each job registers its command here).
 COMMANDS: dict[str, str] = {
+    "graph": "autograd_viz.commands.graph:graph_command",
+    "train": "autograd_viz.commands.train:train_command",
+    "evaluate": "autograd_viz.commands.train:evaluate_command",
+    "check": "derivations.cli:check",
 }
 
 

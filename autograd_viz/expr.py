@@ -80,7 +80,7 @@ def parse(text: str, grammar: Grammar, what: str = "expression") -> ast.expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        col = exc.offset or 0
+        col = exc.offset if exc.offset and exc.offset <= len(text.strip()) else len(text.strip()) + 1
         raise ExpressionError(f"{what} {_quote(text)}: syntax error at column {col}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError(f"{what}: too deeply nested or malformed") from None

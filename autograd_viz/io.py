@@ -10,6 +10,16 @@ from pathlib import Path
 from typing import IO
 
 
+def _default_mode() -> int:
+    """The permissions a plain ``open()`` would give (0666 less the umask); ``mkstemp`` makes files 0600."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_MODE = _default_mode()
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
     """Open a temp file beside ``path``; on success it replaces ``path``, on error it is removed."""
@@ -21,6 +31,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _MODE)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -47,6 +58,7 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[str], None], su
     os.close(fd)
     try:
         writer(tmp)
+        os.chmod(tmp, _MODE)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

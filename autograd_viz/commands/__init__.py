@@ -1,0 +1,1 @@
+"""One module per CLI command; autograd_viz.cli registers them in COMMANDS."""

@@ -1,0 +1,232 @@
+"""``autograd-viz graph``: draw the forward/backward graph of a formula (or one MLP training step) and print
+every input's value and gradient.
+
+The formula is read by :mod:`autograd_viz.expr` (``ast`` plus a whitelist, never ``eval``); its functions are
+the one-input ops of the op table that ``Value`` implements (sigmoid, tanh, relu, exp, log, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from typing import Any
+
+import click
+import numpy as np
+
+from autograd_viz.draw import NoRendererWarning, draw
+from autograd_viz.draw.renderers import RENDERERS, choose
+from autograd_viz.draw.style import KINDS, RANKDIRS
+from autograd_viz.errors import ExpressionError
+from autograd_viz.expr import Evaluator, Grammar, names_in, parse
+from autograd_viz.graph import Node
+from autograd_viz.ops import OPS, SCALAR_OPS
+from autograd_viz.scalar import Value
+
+#: Functions an expression may call: the op table's one-input ops that ``Value`` has a method for.
+FUNCTIONS: frozenset[str] = frozenset(
+    name for name in SCALAR_OPS if OPS[name].arity == 1 and callable(getattr(Value, name, None)))
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+MAX_MLP_WEIGHTS = 50_000_000
+MAX_BATCH = 100_000
+
+
+def parse_assignments(text: str) -> dict[str, float]:
+    """``"a=0.5,b=-1"`` -> ``{"a": 0.5, "b": -1.0}``; errors name the item and what is wrong with it."""
+    values: dict[str, float] = {}
+    if not text.strip():
+        return values
+    for k, item in enumerate(text.split(","), start=1):
+        name, sep, raw = item.partition("=")
+        name, raw = name.strip(), raw.strip()
+        where = f"--at item {k} {item.strip()!r}"
+        if not sep or not name or not raw:
+            raise ExpressionError(f"{where}: expected name=value, e.g. --at a=0.5,b=-1")
+        if not _NAME.match(name):
+            raise ExpressionError(f"{where}: {name!r} is not a valid name (letters, digits, _; starts with a letter)")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ExpressionError(f"{where}: {raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ExpressionError(f"{where}: the value must be finite")
+        if name in values:
+            raise ExpressionError(f"{where}: {name!r} is given twice")
+        values[name] = value
+    return values
+
+
+def build_expression(text: str, at: dict[str, float], params: set[str]) -> tuple[Value, list[Value]]:
+    """Parse ``text``, make a ``Value`` per name from ``at`` and evaluate; returns (output, inputs in order)."""
+    tree = parse(text, Grammar(functions=FUNCTIONS))
+    names = names_in(tree)
+    missing = [n for n in names if n not in at]
+    if missing:
+        raise ExpressionError(f"no value for {', '.join(map(repr, missing))}: add "
+                              f"--at {','.join(f'{n}=...' for n in missing)}")
+    unused = sorted(set(at) - set(names))
+    if unused:
+        raise ExpressionError(f"--at gives {', '.join(map(repr, unused))}, which the expression does not use")
+    unknown = sorted(params - set(names))
+    if unknown:
+        raise ExpressionError(f"--params names {', '.join(map(repr, unknown))}, which the expression does not use")
+    inputs = {n: Value(at[n], name=n, role="param" if n in params else "input") for n in names}
+
+    def call(fn: str, args: list[Any], node: Any) -> Value:
+        op = OPS[fn]
+        if not 1 <= len(args) <= 1 + len(op.attr_names):
+            allowed = "1" if not op.attr_names else f"1 or {1 + len(op.attr_names)} ({', '.join(op.attr_names)})"
+            raise ExpressionError(f"{fn}() takes {allowed} argument(s), got {len(args)} "
+                                  f"(column {node.col_offset + 1})")
+        x, extra = args[0], args[1:]
+        if any(isinstance(e, Node) for e in extra):
+            raise ExpressionError(f"{fn}(): {', '.join(op.attr_names)} must be a number, not an input "
+                                  f"(column {node.col_offset + 1})")
+        x = x if isinstance(x, Value) else Value(float(x), requires_grad=False, role="const")
+        return getattr(x, fn)(*extra)
+
+    evaluate = Evaluator(name=lambda n, _node: inputs[n], call=call, number=float)
+    try:
+        out = evaluate(tree)
+    except (ZeroDivisionError, OverflowError) as exc:
+        raise ExpressionError(f"expression {text.strip()[:60]!r}: arithmetic on its constants fails: {exc}") from None
+    if not isinstance(out, Value) or not out.requires_grad:
+        raise ExpressionError(f"expression {text.strip()[:60]!r} does not depend on any input")
+    return out, list(inputs.values())
+
+
+def _number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _stats(data: np.ndarray) -> dict[str, float | None]:
+    return {"min": _number(float(data.min())), "mean": _number(float(data.mean())),
+            "max": _number(float(data.max())), "norm": _number(float(np.linalg.norm(data)))}
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"784,128,64,10"`` -> layer sizes, refusing non-integers and models too large to build here."""
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ExpressionError(f"--mlp {text!r}: expected layer sizes such as 784,128,64,10") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ExpressionError(f"--mlp {text!r}: need at least two sizes, all >= 1")
+    weights = sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
+    if weights > MAX_MLP_WEIGHTS:
+        raise ExpressionError(f"--mlp {text!r}: {weights:,} weights is more than {MAX_MLP_WEIGHTS:,}")
+    return sizes
+
+
+def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Node, list[Node]]:
+    """One training step's graph: random inputs and labels through an MLP (ReLU) into cross-entropy."""
+    import autograd_viz.functional as F
+    from autograd_viz.tensor import Tensor
+
+    rng = np.random.default_rng(seed)
+    x = Tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32), name="x", role="input")
+    target = rng.integers(0, sizes[-1], size=batch)
+    try:
+        from autograd_viz.nn import mlp
+    except ImportError:  # the nn package is optional for drawing: plain Tensors named like nn's layers
+        params, h = [], x
+        for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:], strict=False), start=1):
+            w = Tensor(rng.standard_normal((fan_in, fan_out)).astype(np.float32) * np.float32(math.sqrt(2 / fan_in)),
+                       requires_grad=True, name=f"fc{i}.weight", role="param")
+            b = Tensor(np.zeros(fan_out, np.float32), requires_grad=True, name=f"fc{i}.bias", role="param")
+            params += [w, b]
+            h = h @ w + b
+            h = h.relu() if i < len(sizes) - 1 else h
+        logits = h
+    else:
+        model = mlp(sizes, seed=seed)
+        logits = model(x)
+        params = list(model.parameters())
+    loss = F.cross_entropy(logits, target)
+    loss.name = "loss"
+    return loss, params
+
+
+@click.command("graph")
+@click.argument("expr", required=False)
+@click.option("--at", "at", default="", metavar="NAME=VALUE,...", help="Input values, e.g. a=0.5,b=-1,x0=2,y0=1.")
+@click.option("--params", default="", metavar="NAMES", help="Inputs drawn as parameters (blue), e.g. a,b.")
+@click.option("--kind", type=click.Choice(KINDS), default="both", show_default=True, help="What to draw.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the drawing: .dot .svg .png .pdf.")
+@click.option("--json", "as_json", is_flag=True, help="Print the value and gradients as JSON instead of a table.")
+@click.option("--mlp", "mlp_sizes", metavar="SIZES", help="Draw one training step of an MLP, e.g. 784,128,64,10.")
+@click.option("--batch", type=click.IntRange(1, MAX_BATCH), default=64, show_default=True, help="Batch size (--mlp).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for --mlp weights and data.")
+@click.option("--renderer", type=click.Choice(RENDERERS), default=None,
+              help="Force a renderer (default: system dot, else graphviz-pure).")
+@click.option("--rankdir", type=click.Choice(RANKDIRS), default="LR", show_default=True)
+@click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True, help="Significant digits.")
+@click.option("--max-nodes", type=click.IntRange(2), default=2000, show_default=True,
+              help="Draw at most this many boxes (both: two per value); the rest collapse into one box.")
+def graph_command(expr: str | None, at: str, params: str, kind: str, output: str | None, as_json: bool,
+                  mlp_sizes: str | None, batch: int, seed: int, renderer: str | None, rankdir: str, precision: int,
+                  max_nodes: int) -> None:
+    """Draw the forward and backward graph of EXPR at the --at values, and print each input's gradient.
+
+    Example: autograd-viz graph "0.5*(sigmoid(a*x0+b)-y0)**2" --at a=0.5,b=-1,x0=2,y0=1 --params a,b -o g.svg
+    """
+    if (expr is None) == (mlp_sizes is None):
+        raise ExpressionError("give either an expression or --mlp SIZES (not both)")
+    if mlp_sizes is not None:
+        if at or params:
+            raise ExpressionError("--at and --params apply to an expression, not to --mlp")
+        sizes = parse_sizes(mlp_sizes)
+        root, inputs = build_mlp_step(sizes, batch, seed)
+        title = f"one training step: MLP {'-'.join(map(str, sizes))}, batch {batch}"
+        description = f"mlp {','.join(map(str, sizes))} batch {batch}"
+    else:
+        assert expr is not None
+        wanted = {p.strip() for p in params.split(",") if p.strip()}
+        root, inputs = build_expression(expr, parse_assignments(at), wanted)
+        title, description = None, expr
+    root.backward()
+    if output is not None:
+        if renderer is not None:
+            choose(renderer)  # a forced renderer that is missing is an error before any layout work
+        graph = draw(root, kind=kind, rankdir=rankdir, precision=precision, max_nodes=max_nodes, title=title)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", NoRendererWarning)
+            written = draw.save(graph, output, renderer=renderer)
+        for warning in caught:
+            click.echo(str(warning.message), err=True)
+        if not caught:
+            click.echo(f"wrote {written}", err=True)
+    _report(description, root, inputs, as_json)
+    if output is None and not as_json:
+        click.echo("(add -o graph.svg to save the drawing: .dot .svg .png .pdf)", err=True)
+
+
+def _report(description: str, root: Node, inputs: list[Node], as_json: bool) -> None:
+    value = float(np.asarray(root.data).reshape(-1)[0])
+    if as_json:
+        rows: list[dict[str, Any]] = []
+        for node in inputs:
+            if isinstance(node, Value):
+                rows.append({"name": node.name, "value": _number(node.data), "grad": _number(node.grad)})
+            else:
+                rows.append({"name": node.name, "shape": list(node.data.shape), "value": _stats(node.data),
+                             "grad": _stats(node.grad)})
+        click.echo(json.dumps({"expression": description, "value": _number(value), "inputs": rows}, indent=2))
+        return
+    click.echo(f"{description} = {value:.6g}")
+    width = max([4, *(len(str(n.name)) for n in inputs)])
+    if inputs and isinstance(inputs[0], Value):
+        click.echo(f"{'name':<{width}}  {'value':>12}  {'grad':>12}")
+        for node in inputs:
+            click.echo(f"{node.name:<{width}}  {node.data:>12.6g}  {node.grad:>12.6g}")
+        return
+    click.echo(f"{'name':<{width}}  {'shape':<12}  {'grad mean':>12}  {'grad norm':>12}")
+    for node in inputs:
+        stats = _stats(node.grad)
+        mean, norm = (f"{v:.4g}" if v is not None else "nan" for v in (stats["mean"], stats["norm"]))
+        click.echo(f"{node.name:<{width}}  {str(tuple(node.data.shape)):<12}  {mean:>12}  {norm:>12}")
+
+
+__all__ = ["FUNCTIONS", "build_expression", "graph_command", "parse_assignments"]
