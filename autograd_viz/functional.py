@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 
-from autograd_viz.errors import OperandError, ShapeError
+from autograd_viz.errors import DomainError, OperandError, ShapeError
 from autograd_viz.graph import Node
 from autograd_viz.ops import OPS
 from autograd_viz.scalar import Value
@@ -78,7 +79,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 
 def _check_reduction(reduction: str, fn: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{fn}: reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}")
+        raise DomainError(f"{fn}: reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}")
 
 
 def cross_entropy(logits: Any, target: Any, label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
@@ -88,8 +89,10 @@ def cross_entropy(logits: Any, target: Any, label_smoothing: float = 0.0, reduct
     ``label_smoothing`` :math:`s` replaces :math:`y` by :math:`(1-s)y + s/C`.
     """
     _check_reduction(reduction, "cross_entropy")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real):
+        raise OperandError(f"cross_entropy: label_smoothing must be a number, got {type(label_smoothing).__name__}")
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise DomainError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     logits = _tensor(logits, "cross_entropy", "logits")
     single = logits.ndim == 1
     if single:
@@ -100,7 +103,13 @@ def cross_entropy(logits: Any, target: Any, label_smoothing: float = 0.0, reduct
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if single:
         t = t.reshape(1, -1) if t.ndim == 1 else t.reshape(1)
-    if t.ndim == 1 and t.dtype.kind == "f" and np.all(t == np.round(t)):
+    if t.dtype.kind not in "fiub":
+        raise OperandError(f"cross_entropy: target must be class indices (integers) or probabilities (floats), "
+                           f"got dtype {t.dtype}")
+    if t.ndim == 1 and t.dtype.kind == "f":
+        if not np.all(t == np.round(t)):
+            bad = t[t != np.round(t)][0]
+            raise DomainError(f"cross_entropy: class-index targets must be whole numbers, got {bad}")
         t = t.astype(np.int64)
     if t.ndim == 1 and t.dtype.kind in "iub":
         if t.shape != (n,):
@@ -108,9 +117,9 @@ def cross_entropy(logits: Any, target: Any, label_smoothing: float = 0.0, reduct
                              f"expected ({n},) class indices or ({n}, {c}) probabilities")
         if n and (t.min() < 0 or t.max() >= c):
             bad = t[(t < 0) | (t >= c)][0]
-            raise ValueError(f"cross_entropy: target class {bad} is out of range for {c} classes")
+            raise DomainError(f"cross_entropy: target class {bad} is out of range for {c} classes")
         t = t.astype(np.intp, copy=False)
-    elif t.shape != (n, c) or t.dtype.kind not in "fiub":
+    elif t.shape != (n, c):
         raise ShapeError(f"cross_entropy: logits {logits.shape} and target {t.shape} do not fit: "
                          f"expected ({n},) class indices or ({n}, {c}) probabilities")
     out = Tensor._apply(OPS["cross_entropy"], logits, target=t, label_smoothing=float(label_smoothing),

@@ -13,8 +13,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Any
 
+from autograd_viz.errors import DomainError
 from autograd_viz.ops import OpDef
 
 _creation_counter = itertools.count()
@@ -28,7 +30,7 @@ def is_grad_enabled() -> bool:
 
 @contextmanager
 def no_grad() -> Iterator[None]:
-    """Run ops without recording them: results are leaves that do not require grad."""
+    """Run ops without recording them: results are leaves that do not require grad (process-wide switch)."""
     global _grad_enabled
     previous = _grad_enabled
     _grad_enabled = False
@@ -42,6 +44,7 @@ class Node:
     """A value in the computation graph; ``Value`` and ``Tensor`` subclass it.
 
     ``role`` says what a leaf is for drawings: ``"param"``, ``"input"``, ``"const"`` or ``None``.
+    Nodes hash and compare by identity (graph walks keep them in sets): subclasses must not define ``__eq__``.
     """
 
     __slots__ = ("data", "grad", "op", "parents", "attrs", "saved", "name", "index", "requires_grad", "role",
@@ -60,6 +63,8 @@ class Node:
 
     #: The math backend of the subclass (``ScalarMath`` or ``ArrayMath``).
     math: Any = None
+    #: True when gradients are Python floats that start at 0.0 and accumulate with ``+=`` (``Value``).
+    float_grads: bool = False
 
     def _init_node(self, data: Any, name: str | None, requires_grad: bool, role: str | None) -> None:
         self.data = data
@@ -77,7 +82,8 @@ class Node:
     def _zero_grad_value(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _accumulate(self, grad: Any) -> None:  # pragma: no cover - abstract
+    def _accumulate(self, grad: Any, owned: bool = False) -> None:  # pragma: no cover - abstract
+        """Add ``grad`` to ``self.grad``; ``owned`` promises that no other node or caller holds ``grad``."""
         raise NotImplementedError
 
     # --- graph API ------------------------------------------------------------------------------
@@ -110,28 +116,38 @@ class Node:
 def topological_order(root: Node) -> list[Node]:
     """All nodes ``root`` depends on, inputs before the ops that use them, ``root`` last.
 
-    Iterative depth-first search (no recursion limit: a 1,000,000-node chain is fine). Each node appears
-    once even when it is used several times.
+    Iterative (no recursion limit: a 1,000,000-node chain is fine): collect the reachable nodes, then sort
+    them by creation index. A node is always created after its inputs, so that order is topological, and
+    it is the same however the graph is walked. Each node appears once even when it is used several times.
     """
-    order: list[Node] = []
-    visited: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    nodes = _reachable(root, leaves=True)
+    nodes.sort(key=_creation_index)
+    return nodes
+
+
+def _reachable(root: Node, leaves: bool) -> list[Node]:
+    """``root`` and the nodes it depends on (only op nodes unless ``leaves``), in depth-first preorder.
+
+    That order is nearly reverse creation order (exactly so for chains), which makes sorting it cheap.
+    """
+    nodes = []
+    emit = nodes.append
+    seen = {root}  # nodes hash by identity (Node defines no __eq__)
+    add = seen.add
+    stack = [root]
     push = stack.append
     pop = stack.pop
     while stack:
-        node, expanded = pop()
-        if expanded:
-            order.append(node)
-            continue
-        key = id(node)
-        if key in visited:
-            continue
-        visited.add(key)
-        push((node, True))
+        node = pop()
+        emit(node)
         for parent in node.parents:
-            if id(parent) not in visited:
-                push((parent, False))
-    return order
+            if (leaves or parent.op is not None) and parent not in seen:
+                add(parent)
+                push(parent)
+    return nodes
+
+
+_creation_index = attrgetter("index")
 
 
 def input_gradients(node: Node, grad: Any) -> tuple:
@@ -152,18 +168,53 @@ def input_gradients(node: Node, grad: Any) -> tuple:
 
 def run_backward(root: Node, seed: Any) -> None:
     """Reverse-mode sweep from ``root`` with :math:`\\bar{L} = ` ``seed``; see the module docstring."""
-    order = topological_order(root)
+    order = _reachable(root, leaves=False)  # leaves only receive: the sweep visits op nodes alone
+    order.sort(key=_creation_index, reverse=True)  # every consumer before its inputs
+    math = root.math
+    if root.float_grads:  # Value: gradients are Python floats; inline the accumulation (the scalar hot path)
+        for node in order:
+            if node.op is not None:
+                node.grad = 0.0
+        root.grad += seed
+        node = root
+        try:
+            for node in order:
+                op = node.op
+                if op is None:
+                    continue
+                grads = op.backward(math, node.grad, node)
+                parents = node.parents
+                if len(parents) == 2:  # unpacking beats zip() here by ~40%: this loop runs once per node
+                    a, b = parents
+                    ga, gb = grads
+                    if ga is not None and a.requires_grad:
+                        a.grad += ga
+                    if gb is not None and b.requires_grad:
+                        b.grad += gb
+                elif len(parents) == 1:
+                    (ga,) = grads
+                    a = parents[0]
+                    if ga is not None and a.requires_grad:
+                        a.grad += ga
+                else:
+                    for parent, g in zip(parents, grads):  # noqa: B905 (hot loop)
+                        if g is not None and parent.requires_grad:
+                            parent.grad += g
+        except (ZeroDivisionError, OverflowError) as exc:
+            raise DomainError(f"backward: the derivative of {node.op.name} at node {node.label()} is not finite "
+                              f"(inputs {[p.data for p in node.parents]}): {exc}") from None
+        return
     for node in order:
         if node.op is not None:
             node.grad = node._zero_grad_value()
     root._accumulate(seed)
-    math = root.math
-    for node in reversed(order):
+    for node in order:
         op = node.op
         grad = node.grad
         if op is None or grad is None:
             continue
         grads = op.backward(math, grad, node)
-        for parent, g in zip(node.parents, grads, strict=False):  # hot loop: lengths match by op arity
+        for parent, g in zip(node.parents, grads):  # noqa: B905 (hot loop)
             if g is not None and parent.requires_grad:
-                parent._accumulate(g)
+                # A fresh contribution may be kept as is; ``grad`` itself, or one sent to two inputs, is shared.
+                parent._accumulate(g, g is not grad and sum(x is g for x in grads) == 1)

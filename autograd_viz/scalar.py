@@ -10,18 +10,27 @@ import math
 import numbers
 from typing import Any
 
+from autograd_viz import graph as _graph
 from autograd_viz.errors import DomainError, GraphError, OperandError
 from autograd_viz.graph import Node, run_backward
 from autograd_viz.ops import OPS, OpDef, ScalarMath
 
 _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
 _POW, _POWC = OPS["pow"], OPS["powc"]
+_OP = OPS
+_next_index = _graph._creation_counter.__next__
+_new = object.__new__
 
 
 def _as_float(data: Any, where: str) -> float:
+    if type(data) is float:  # the common case, before the slower ABC check
+        return data
     if isinstance(data, bool) or not isinstance(data, numbers.Real):
         raise OperandError(f"{where}: expected a real number, got {type(data).__name__} {data!r}")
-    return float(data)
+    try:
+        return float(data)
+    except OverflowError:
+        raise DomainError(f"{where}: {repr(data)[:12]}... is too large for a float") from None
 
 
 class Value(Node):
@@ -29,6 +38,8 @@ class Value(Node):
 
     __slots__ = ()
     math = ScalarMath
+    float_grads = True
+    __array_ufunc__ = None  # ndarray <op> Value raises (via Value's reflected operator) instead of looping
 
     def __init__(self, data: float, name: str | None = None, requires_grad: bool = True,
                  role: str | None = None) -> None:
@@ -40,7 +51,7 @@ class Value(Node):
     def _zero_grad_value(self) -> float:
         return 0.0
 
-    def _accumulate(self, grad: float) -> None:
+    def _accumulate(self, grad: float, owned: bool = False) -> None:
         self.grad += grad
 
     def _fit_grad(self, grad: float) -> float:
@@ -49,89 +60,93 @@ class Value(Node):
     # --- building ---------------------------------------------------------------------------------
     @staticmethod
     def _lift(other: Any, op: str) -> Value:
-        if isinstance(other, Value):
-            return other
-        if isinstance(other, Node):
-            raise OperandError(f"{op}: cannot mix a Value with a {type(other).__name__}")
-        return Value(_as_float(other, op), requires_grad=False, role="const")
+        return other if isinstance(other, Value) else _lift(other, op)
 
     @staticmethod
     def _apply(op: OpDef, *parents: Value, **attrs: Any) -> Value:
+        """``op(*parents, **attrs)`` as a new node (the general form of the fast paths below)."""
+        if len(parents) == 2 and not attrs:
+            return _binary(op, parents[0], parents[1])
+        if len(parents) == 1:
+            return _unary(op, parents[0], attrs or None)
         try:
             data = op.forward(ScalarMath, *(p.data for p in parents), **attrs)
         except ZeroDivisionError:
             raise DomainError(f"{op.name}: division by zero") from None
-        except OverflowError:
-            data = math.inf
         out = Value.__new__(Value)
         out._init_node(data, None, False, None)
         out._record(op, parents, attrs or None, None)
         return out
 
     def __add__(self, other: Any) -> Value:
-        return Value._apply(_ADD, self, Value._lift(other, "add"))
+        return _binary(_ADD, self, other if type(other) is Value else _lift(other, "add"))
 
     def __radd__(self, other: Any) -> Value:
-        return Value._apply(_ADD, Value._lift(other, "add"), self)
+        return _binary(_ADD, other if type(other) is Value else _lift(other, "add"), self)
 
     def __sub__(self, other: Any) -> Value:
-        return Value._apply(_SUB, self, Value._lift(other, "sub"))
+        return _binary(_SUB, self, other if type(other) is Value else _lift(other, "sub"))
 
     def __rsub__(self, other: Any) -> Value:
-        return Value._apply(_SUB, Value._lift(other, "sub"), self)
+        return _binary(_SUB, other if type(other) is Value else _lift(other, "sub"), self)
 
     def __mul__(self, other: Any) -> Value:
-        return Value._apply(_MUL, self, Value._lift(other, "mul"))
+        return _binary(_MUL, self, other if type(other) is Value else _lift(other, "mul"))
 
     def __rmul__(self, other: Any) -> Value:
-        return Value._apply(_MUL, Value._lift(other, "mul"), self)
+        return _binary(_MUL, other if type(other) is Value else _lift(other, "mul"), self)
 
     def __truediv__(self, other: Any) -> Value:
-        return Value._apply(_DIV, self, Value._lift(other, "div"))
+        return _binary(_DIV, self, other if type(other) is Value else _lift(other, "div"))
 
     def __rtruediv__(self, other: Any) -> Value:
-        return Value._apply(_DIV, Value._lift(other, "div"), self)
+        return _binary(_DIV, other if type(other) is Value else _lift(other, "div"), self)
 
     def __pow__(self, other: Any) -> Value:
         if isinstance(other, Value):
-            return Value._apply(_POW, self, other)
-        return Value._apply(_POWC, self, p=_as_float(other, "pow"))
+            return _binary(_POW, self, other)
+        return _unary(_POWC, self, {"p": _as_float(other, "pow")})
 
     def __rpow__(self, other: Any) -> Value:
-        return Value._apply(_POW, Value._lift(other, "pow"), self)
+        return _binary(_POW, _lift(other, "pow"), self)
+
+    def __matmul__(self, other: Any) -> Value:
+        raise OperandError("matmul: a Value is a scalar; use * (or Tensor for vectors and matrices)")
+
+    __rmatmul__ = __matmul__
 
     def __neg__(self) -> Value:
-        return Value._apply(_NEG, self)
+        return _unary(_NEG, self)
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return Value._apply(OPS["abs"], self)
+        return _unary(_OP["abs"], self)
 
     def exp(self) -> Value:
-        return Value._apply(OPS["exp"], self)
+        return _unary(_OP["exp"], self)
 
     def log(self) -> Value:
-        return Value._apply(OPS["log"], self)
+        return _unary(_OP["log"], self)
 
     def sqrt(self) -> Value:
-        return Value._apply(OPS["sqrt"], self)
+        return _unary(_OP["sqrt"], self)
 
     def abs(self) -> Value:
-        return Value._apply(OPS["abs"], self)
+        return _unary(_OP["abs"], self)
 
     def tanh(self) -> Value:
-        return Value._apply(OPS["tanh"], self)
+        return _unary(_OP["tanh"], self)
 
     def sigmoid(self) -> Value:
-        return Value._apply(OPS["sigmoid"], self)
+        return _unary(_OP["sigmoid"], self)
 
     def relu(self) -> Value:
-        return Value._apply(OPS["relu"], self)
+        return _unary(_OP["relu"], self)
 
     def leaky_relu(self, alpha: float = 0.01) -> Value:
-        return Value._apply(OPS["leaky_relu"], self, alpha=_as_float(alpha, "leaky_relu alpha"))
+        return _unary(_OP["leaky_relu"], self, {"alpha": _as_float(alpha, "leaky_relu alpha")})
 
     # --- gradients ----------------------------------------------------------------------------------
     def backward(self, grad: float = 1.0) -> None:
@@ -160,3 +175,83 @@ class Value(Node):
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name is not None else ""
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{name})"
+
+
+# --- the hot path: plain functions with the node's fields set inline (no per-node closures or dicts) --------
+def _lift(other: Any, op: str) -> Value:
+    """``other`` as a Value: Values pass through, numbers become new constant leaves."""
+    if type(other) is float:
+        data = other
+    elif isinstance(other, Value):
+        return other
+    elif isinstance(other, Node):
+        raise OperandError(f"{op}: cannot mix a Value with a {type(other).__name__}")
+    else:
+        data = _as_float(other, op)
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.op = None
+    out.parents = ()
+    out.attrs = None
+    out.saved = None
+    out.name = None
+    out.index = _next_index()
+    out.requires_grad = False
+    out.role = "const"
+    return out
+
+
+def _binary(op: OpDef, a: Value, b: Value) -> Value:
+    """``op(a, b)`` as a new node; recorded when an input requires grad and grad mode is on."""
+    try:
+        data = op.forward(ScalarMath, a.data, b.data)
+    except ZeroDivisionError:
+        raise DomainError(f"{op.name}: division by zero ({a.data!r} / {b.data!r})") from None
+    except OverflowError:
+        data = math.inf
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.attrs = None
+    out.saved = None
+    out.name = None
+    out.index = _next_index()
+    out.role = None
+    if (a.requires_grad or b.requires_grad) and _graph._grad_enabled:
+        out.op = op
+        out.parents = (a, b)
+        out.requires_grad = True
+    else:
+        out.op = None
+        out.parents = ()
+        out.requires_grad = False
+    return out
+
+
+def _unary(op: OpDef, x: Value, attrs: dict | None = None) -> Value:
+    """``op(x, **attrs)`` as a new node; see :func:`_binary`."""
+    try:
+        data = op.forward(ScalarMath, x.data, **attrs) if attrs else op.forward(ScalarMath, x.data)
+    except ZeroDivisionError:
+        raise DomainError(f"{op.name}: division by zero at {x.data!r}") from None
+    except OverflowError:
+        data = math.inf
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.saved = None
+    out.name = None
+    out.index = _next_index()
+    out.role = None
+    if x.requires_grad and _graph._grad_enabled:
+        out.op = op
+        out.parents = (x,)
+        out.attrs = attrs
+        out.requires_grad = True
+    else:
+        out.op = None
+        out.parents = ()
+        out.attrs = None
+        out.requires_grad = False
+    return out

@@ -10,11 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from autograd_viz import graph as _graph
 from autograd_viz.errors import DomainError, GraphError, OperandError, ShapeError
 from autograd_viz.graph import Node, run_backward
 from autograd_viz.ops import OPS, ArrayMath, OpDef
 
 _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
+_next_index = _graph._creation_counter.__next__
+_new = object.__new__
 
 
 def _to_array(data: Any, dtype: Any, where: str) -> np.ndarray:
@@ -84,13 +87,17 @@ class Tensor(Node):
             grad = _unbroadcast(grad, data.shape)
         return grad
 
-    def _accumulate(self, grad: Any) -> None:
-        grad = self._fit_grad(grad)
+    def _accumulate(self, grad: Any, owned: bool = False) -> None:
+        fitted = self._fit_grad(grad)
         if self.grad is None:
-            # A leaf owns its gradient (contributions may be shared views); intermediates may alias.
-            self.grad = np.array(grad) if self.op is None else grad
+            # A leaf owns its gradient, so it copies a shared one (or a view); intermediates may alias.
+            if self.op is None:
+                fresh = owned or fitted is not grad  # given away by the caller, or made anew by _fit_grad
+                if not (fresh and fitted.flags.owndata):
+                    fitted = fitted.copy()
+            self.grad = fitted
         else:
-            self.grad = self.grad + grad
+            self.grad = self.grad + fitted
 
     # --- properties -------------------------------------------------------------------------------
     @property
@@ -119,15 +126,31 @@ class Tensor(Node):
     # --- building ---------------------------------------------------------------------------------
     @staticmethod
     def _apply(op: OpDef, *parents: Tensor, **attrs: Any) -> Tensor:
-        data = op.forward(ArrayMath, *(p.data for p in parents), **attrs)
+        """``op(*parents, **attrs)`` as a new node, recorded when an input requires grad and grad mode is on."""
+        data = op.forward(ArrayMath, *[p.data for p in parents], **attrs)
         saved = None
         if op.saves:
             data, saved = data
         if type(data) is not np.ndarray:
             data = np.asarray(data)
-        out = Tensor.__new__(Tensor)
-        out._init_node(data, None, False, None)
-        out._record(op, parents, attrs or None, saved)
+        out = _new(Tensor)  # the fields of Node._init_node, set inline: this runs for every op
+        out.data = data
+        out.grad = None
+        out.name = None
+        out.index = _next_index()
+        out.role = None
+        if _graph._grad_enabled and any([p.requires_grad for p in parents]):
+            out.op = op
+            out.parents = parents
+            out.attrs = attrs or None
+            out.saved = saved
+            out.requires_grad = True
+        else:
+            out.op = None
+            out.parents = ()
+            out.attrs = None
+            out.saved = None
+            out.requires_grad = False
         return out
 
     def _lift(self, other: Any, op: str) -> Tensor:
@@ -138,18 +161,22 @@ class Tensor(Node):
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
             return Tensor(np.asarray(other, dtype=self.data.dtype), role="const")
         if isinstance(other, np.ndarray):
+            if other.dtype.kind in "biuf" and self.data.dtype.kind == "f":
+                other = other.astype(self.data.dtype, copy=False)  # a constant never upcasts a float32 graph
             return Tensor(other, role="const")
         raise OperandError(f"{op}: unsupported operand type {type(other).__name__}")
 
     def _binary(self, op: OpDef, other: Any, reflected: bool = False) -> Tensor:
         other = self._lift(other, op.name)
         a, b = (other, self) if reflected else (self, other)
-        if a.data.shape != b.data.shape:
+        try:
+            return Tensor._apply(op, a, b)
+        except ValueError:  # checked only on failure: the shape test costs as much as a small op
             try:
                 np.broadcast_shapes(a.data.shape, b.data.shape)
             except ValueError:
                 raise ShapeError(f"{op.name}: shapes {a.data.shape} and {b.data.shape} do not broadcast") from None
-        return Tensor._apply(op, a, b)
+            raise
 
     def __add__(self, other: Any) -> Tensor:
         return self._binary(_ADD, other)
@@ -235,6 +262,8 @@ class Tensor(Node):
         return Tensor._apply(OPS["relu"], self)
 
     def leaky_relu(self, alpha: float = 0.01) -> Tensor:
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+            raise OperandError(f"leaky_relu: alpha must be a real number, got {type(alpha).__name__} {alpha!r}")
         return Tensor._apply(OPS["leaky_relu"], self, alpha=float(alpha))
 
     def softmax(self, axis: int = -1) -> Tensor:

@@ -1,0 +1,219 @@
+"""The graph core: edges with repeats, reuse, deep chains, repeated backward, no_grad and detach.
+
+These are the cases where micrograd-style engines go wrong (``a*a``, a reused intermediate, recursion depth).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from autograd_viz import Tensor, Value, gradcheck, is_grad_enabled, no_grad, topological_order
+from autograd_viz.graph import input_gradients
+
+
+def test_a_times_a_has_two_edges_and_gradient_2a():
+    a = Value(3.0, name="a")
+    y = a * a
+    assert y.op.name == "mul" and y.parents == (a, a)
+    y.backward()
+    assert a.grad == 6.0
+    assert [n for n in topological_order(y)] == [a, y]  # each node once, however often it is used
+
+
+def test_reused_intermediate_accumulates_from_every_use():
+    x = Value(0.5, name="x")
+    h = x.tanh()  # used three times
+    y = h * h + 2 * h
+    y.backward()
+    t = np.tanh(0.5)
+    assert h.grad == pytest.approx(2 * t + 2, rel=1e-15)
+    assert x.grad == pytest.approx((2 * t + 2) * (1 - t * t), rel=1e-15)
+
+
+def test_reused_intermediate_tensor_and_broadcasting():
+    x = Tensor(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), requires_grad=True)
+    b = Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    h = x * b  # b broadcast over rows
+    y = (h * h + h).sum()
+    y.backward()
+    dh = 2 * h.data + 1
+    np.testing.assert_allclose(h.grad, dh)
+    np.testing.assert_allclose(x.grad, dh * b.data)
+    np.testing.assert_allclose(b.grad, (dh * x.data).sum(axis=0))
+    assert b.grad.shape == (3,)
+
+
+def test_node_fields_creation_index_and_names():
+    a, b = Value(1.0, name="a"), Value(2.0)
+    c = a + b
+    d = c * 3
+    assert c.parents == (a, b) and c.op.name == "add" and c.data == 3.0
+    assert a.index < b.index < c.index < d.index
+    assert d.parents[1].role == "const" and not d.parents[1].requires_grad
+    assert a.label() == "a" and b.label() == f"v{b.index}"
+    assert a.is_leaf and not c.is_leaf
+    order = topological_order(d)
+    assert order[-1] is d and len(order) == 5
+    position = {id(n): i for i, n in enumerate(order)}
+    assert all(position[id(p)] < position[id(n)] for n in order for p in n.parents)
+
+
+def test_million_node_chain_backprops_without_recursion_error():
+    """A chain 1,000,000 ops deep: the sort and the sweep are iterative, so the recursion limit never matters."""
+    x = Value(0.3, name="x")
+    y = x
+    for _ in range(1_000_000):
+        y = -y
+    assert sys.getrecursionlimit() < 100_000
+    y.backward()
+    assert x.grad == 1.0  # an even number of negations
+    assert y.parents[0].grad == -1.0 and y.grad == 1.0
+    assert len(topological_order(y)) == 1_000_001
+
+
+def test_deep_tensor_chain():
+    x = Tensor(np.ones(3), requires_grad=True)
+    y = x
+    for _ in range(20_000):
+        y = y * 1.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones(3))
+
+
+def test_backward_twice_recomputes_intermediates_and_accumulates_leaves():
+    a = Value(2.0, name="a")
+    h = a * a
+    y = h * 3
+    y.backward()
+    assert (a.grad, h.grad, y.grad) == (12.0, 3.0, 1.0)
+    y.backward()
+    assert (a.grad, h.grad, y.grad) == (24.0, 3.0, 1.0)  # leaves accumulate, intermediates are fresh
+    a.zero_grad()
+    y.backward()
+    assert a.grad == 12.0
+
+
+def test_backward_twice_tensor():
+    w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    h = w * 2
+    loss = h.sum()
+    loss.backward()
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [4.0, 4.0])
+    np.testing.assert_array_equal(h.grad, [1.0, 1.0])
+    w.zero_grad()
+    assert w.grad is None
+
+
+def test_backward_from_an_intermediate_of_a_larger_graph():
+    a = Value(1.5)
+    h = a.exp()
+    y = h * 2  # built but not the root of this backward
+    h.backward()
+    assert a.grad == pytest.approx(np.exp(1.5)) and y.grad == 0.0
+
+
+def test_leaf_gradients_do_not_share_memory():
+    """``a + b`` sends the same upstream array to both inputs: each leaf must own a copy."""
+    a = Tensor(np.zeros(3), requires_grad=True)
+    b = Tensor(np.zeros(3), requires_grad=True)
+    (a + b).sum().backward()
+    a.grad *= 10  # an optimizer scaling one gradient in place
+    np.testing.assert_array_equal(b.grad, np.ones(3))
+    seed = np.array([1.0, 2.0, 3.0])
+    c = Tensor(np.zeros(3), requires_grad=True)
+    c.backward(seed)  # a leaf as the root: the seed array is the caller's
+    c.grad += 1
+    np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0])
+
+
+def test_input_gradients_are_the_edge_contributions():
+    x = Tensor(np.array([[1.0, 2.0]]), requires_grad=True)
+    b = Tensor(np.array([3.0]), requires_grad=True)
+    y = x * b
+    gx, gb = input_gradients(y, np.ones((1, 2)))
+    np.testing.assert_array_equal(gx, [[3.0, 3.0]])
+    np.testing.assert_array_equal(gb, [3.0])  # reduced to the input's shape
+
+
+def test_no_grad_records_nothing_and_restores():
+    a = Value(1.0)
+    w = Tensor(np.ones(2), requires_grad=True)
+    with no_grad():
+        assert not is_grad_enabled()
+        y = a * 2 + 1
+        t = (w * 2).sum()
+        with no_grad():
+            pass
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    assert not y.requires_grad and y.parents == () and y.op is None
+    assert not t.requires_grad and t.is_leaf
+    with pytest.raises(RuntimeError), no_grad():
+        raise RuntimeError("inside")
+    assert is_grad_enabled()
+
+
+def test_no_grad_is_per_context_not_leaking_into_later_graphs():
+    with no_grad():
+        pass
+    a = Value(2.0)
+    (a * a).backward()
+    assert a.grad == 4.0
+
+
+def test_detach_stops_the_gradient():
+    a = Value(3.0)
+    y = a * a.detach()  # d/da = a.detach() only
+    y.backward()
+    assert a.grad == 3.0
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    d = (w * 2).detach()
+    assert d.is_leaf and not d.requires_grad and d.op is None
+    (w * d).sum().backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+
+
+def test_constants_and_non_grad_leaves_get_no_gradient():
+    a = Value(2.0)
+    c = Value(5.0, requires_grad=False)
+    y = a * c + 1
+    y.backward()
+    assert a.grad == 5.0 and c.grad == 0.0
+    assert all(p.grad == 0.0 for p in y.parents if p.role == "const")
+
+
+def test_graphs_built_in_threads_backprop_independently():
+    results = {}
+
+    def work(k: int) -> None:
+        x = Value(float(k))
+        y = x
+        for _ in range(1000):
+            y = y * 1.0 + 0.0
+        y.backward()
+        results[k] = x.grad
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0}
+
+
+@pytest.mark.parametrize("number", [2, 0.5, np.float64(1.5), np.float32(3.0)])
+def test_operators_with_plain_numbers_on_either_side(number):
+    """+ - * / ** and unary - accept numbers on both sides; @ takes arrays on both sides (Tensor)."""
+    def scalar_expr(a):
+        return (number + a) * (a - number) / (number - a * 3) + number / a - number * a + a**number \
+            + number**a + (-a)
+
+    assert gradcheck(scalar_expr, Value(0.7, name="a"))
+    x = Tensor(np.array([[0.7, 1.2], [0.4, 0.9]]), requires_grad=True)
+    m = np.array([[1.0, -2.0], [0.5, 3.0]])
+    assert gradcheck(lambda t: scalar_expr(t) @ m + m @ t - (m * t) / number, x)
