@@ -25,7 +25,8 @@ class OpDef:
     ``node.data`` (the output), ``node.parents[i].data`` (the inputs), ``node.attrs`` and ``node.saved``.
     ``sympy(*xs, **attrs)`` is the op on SymPy expressions (``None`` for tensor-only ops).
     ``derivatives[i]`` is a short text of the local derivative d out / d input_i for drawings, with
-    ``{x0}``, ``{x1}``, ``{out}`` and attribute names as placeholders (e.g. ``"{out}(1−{out})"``).
+    ``{x0}``, ``{x1}``, ``{out}`` and attribute names as placeholders (e.g. ``"{out}(1−{out})"``);
+    ``placeholders(attrs)`` may add computed ones (``powc`` shows ``2·x`` rather than ``2·x^(2−1)``).
     """
 
     name: str
@@ -39,6 +40,7 @@ class OpDef:
     elementwise: bool = True
     doc: str = ""
     attr_names: tuple[str, ...] = field(default=())
+    placeholders: Callable[[dict], dict] | None = None
 
     def local_derivative(self, i: int, labels: list[str], out: str = "out", attrs: dict | None = None) -> str:
         """The readable derivative of the output w.r.t. input ``i``, with the inputs named ``labels``."""
@@ -47,6 +49,8 @@ class OpDef:
         values["out"] = out
         for key, value in (attrs or {}).items():
             values[key] = _short(value)
+        if self.placeholders is not None:
+            values.update(self.placeholders(attrs or {}))
         return template.format(**values)
 
 

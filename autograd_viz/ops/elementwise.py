@@ -27,6 +27,18 @@ def _pow_backward(m, g, n):
     return gx, gy
 
 
+def _powc_placeholders(attrs: dict) -> dict:
+    """``p·x^(p−1)`` written as a person would: ``2·x`` for p = 2, ``0.5·x^-0.5`` for p = 0.5."""
+    p = attrs["p"]
+    power = p - 1
+    if power == 0:
+        return {"p_times": f"{p:g}", "x0": "", "p_minus_1": ""}
+    return {
+        "p_times": "" if p == 1 else f"{p:g}·",
+        "p_minus_1": "" if power == 1 else f"^{power:g}" if power >= 0 else f"^({power:g})",
+    }
+
+
 def _sympy_sigmoid(x):
     sp = _sympy()
     return 1 / (1 + sp.exp(-x))
@@ -103,7 +115,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         forward=lambda m, x, p: m.power(x, p),
         backward=lambda m, g, n: (g * n.attrs["p"] * m.power(n.parents[0].data, n.attrs["p"] - 1),),
         sympy=lambda x, p: x ** _sympy_number(p),
-        derivatives=("{p}·{x0}^({p}−1)",),
+        derivatives=("{p_times}{x0}{p_minus_1}",),
+        placeholders=_powc_placeholders,
         attr_names=("p",),
         doc=r"$x^p$ (constant exponent)",
     ),
