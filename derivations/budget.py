@@ -1,0 +1,75 @@
+"""A time budget enforced with SIGALRM inside a claim's worker: SymPy is pure Python, so the alarm interrupts
+it between bytecodes and the worker can still answer "numerical" before the parent's hard kill."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class BudgetExceeded(BaseException):
+    """The claim's (or one attempt's) time is up (a BaseException, so SymPy's ``except Exception`` blocks
+    cannot swallow it; the alarm also repeats every 50 ms until it is handled)."""
+
+
+class Budget:
+    """``seconds`` from now; ``attempt(fn, limit)`` runs one step with its own shorter limit."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + max(seconds, 0.01)
+        self.armed = False
+        self.suspended = False  # while an expired attempt is being wound up, further alarms wait
+
+    def _alarm(self, signum: int, frame: Any) -> None:
+        if not self.suspended:
+            raise BudgetExceeded
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def _set(self, seconds: float) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), 0.05)
+
+    @contextmanager
+    def enforce(self) -> Iterator[None]:
+        """Arm the alarm for the whole budget (only in the main thread; elsewhere the budget is advisory)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGALRM, self._alarm)
+        self.armed = True
+        self._set(self.remaining())
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            self.armed = False
+        self.suspended = False  # while an expired attempt is being wound up, further alarms wait
+
+    def _alarm(self, signum: int, frame: Any) -> None:
+        if not self.suspended:
+            raise BudgetExceeded
+
+    def attempt(self, fn: Callable[[], Any], limit: float) -> tuple[bool, Any]:
+        """(True, fn()) if it finishes within ``limit`` seconds, else (False, None); the overall deadline
+        still raises :class:`BudgetExceeded`."""
+        if self.remaining() <= 0:
+            raise BudgetExceeded
+        self._set(min(limit, self.remaining()))
+        try:
+            return True, fn()
+        except BudgetExceeded:
+            self.suspended = True
+            if self.remaining() <= 0.001:
+                raise
+            return False, None
+        finally:
+            self.suspended = True
+            self._set(self.remaining())
+            self.suspended = False

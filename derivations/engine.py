@@ -1,0 +1,85 @@
+"""Cross-check a scalar derivative claim with the library's own engine: build the [define] chain as ``Value``s
+at a point, backprop, and read the gradient of the variable (a leaf, or an intermediate node: backprop's z̄)."""
+
+from __future__ import annotations
+
+import ast
+import math
+from typing import Any
+
+from autograd_viz.errors import AutogradVizError
+from autograd_viz.expr import Evaluator
+from autograd_viz.scalar import Value
+from derivations.spec import Spec
+
+_UNARY = {"exp": Value.exp, "log": Value.log, "sqrt": Value.sqrt, "abs": Value.abs, "sigmoid": Value.sigmoid,
+          "tanh": Value.tanh, "relu": Value.relu}
+
+
+class Unsupported(Exception):
+    """The formula uses something the scalar engine does not model (Sum, E, matrices, nested diff)."""
+
+
+def derivative_target(tree: ast.expr, spec: Spec) -> tuple[ast.expr, str] | None:
+    """(expression, variable) if ``tree`` is a first-order ``diff(expr, var)`` the engine can recompute."""
+    if spec.matrices or spec.random:
+        return None
+    if not (isinstance(tree, ast.Call) and tree.func.id == "diff" and len(tree.args) in (2, 3)):
+        return None
+    if len(tree.args) == 3 and not (isinstance(tree.args[2], ast.Constant) and tree.args[2].value == 1):
+        return None
+    var = tree.args[1]
+    if not isinstance(var, ast.Name) or not (var.id in spec.symbols or var.id in spec.define):
+        return None
+    return tree.args[0], var.id
+
+
+def _call(f: str, args: list[Any], node: ast.Call) -> Any:
+    if f in _UNARY:
+        return _UNARY[f](args[0] if isinstance(args[0], Value) else Value(args[0], requires_grad=False))
+    if f == "max":
+        return args[0] + (args[1] - args[0]).relu() if isinstance(args[1] - args[0], Value) else max(args)
+    if f == "min":
+        return args[0] - (args[0] - args[1]).relu() if isinstance(args[0] - args[1], Value) else min(args)
+    raise Unsupported(f)
+
+
+def _evaluate(tree: ast.expr, env: dict[str, Any]) -> Any:
+    def name(n: str, node: ast.Name) -> Any:
+        if n not in env:
+            raise Unsupported(n)
+        return env[n]
+
+    def call(f: str, args: list[Any], node: ast.Call) -> Any:
+        if f != "nest":
+            return _call(f, args, node)
+        fn, x, k = args
+        if not (isinstance(fn, ast.Name) and fn.id in _UNARY and isinstance(k, ast.Constant)):
+            raise Unsupported("nest")
+        v = _evaluate(x, env)
+        for _ in range(int(k.value)):
+            v = _UNARY[fn.id](v)
+        return v
+
+    ev = Evaluator(name=name, call=call, number=float, lazy_calls=frozenset({"nest"}))
+    return ev(tree)
+
+
+def engine_gradient(spec: Spec, target: ast.expr, var: str, point: dict[str, float]) -> float | None:
+    """d target / d var at ``point`` by backprop through the [define] chain; None where it cannot be computed."""
+    env: dict[str, Any] = {name: Value(value, name=name) for name, value in point.items()}
+    try:
+        for name, tree in spec.define.items():
+            env[name] = _evaluate(tree, env)
+            if isinstance(env[name], float):
+                env[name] = Value(env[name], name=name)
+        out = _evaluate(target, env)
+        if not isinstance(out, Value) or not out.requires_grad or not math.isfinite(out.data):
+            return 0.0 if isinstance(out, float | Value) else None
+        for v in env.values():
+            v.grad = 0.0
+        out.backward()
+        grad = env[var].grad
+    except (Unsupported, AutogradVizError, ZeroDivisionError, OverflowError, ValueError):
+        return None
+    return grad if math.isfinite(grad) else None

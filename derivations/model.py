@@ -1,0 +1,378 @@
+"""Formulas -> SymPy: the [define] chain (kept shallow, with placeholders), diff/grad with backprop's meaning,
+nest, Sum, E/Var, and matrices instantiated at concrete sizes.
+
+A definition ``z`` is a placeholder symbol inside the later definitions; ``expand(v, hold={"z"})`` substitutes
+every other definition, so ``diff(L, z)`` is the derivative with ``z`` held as an input of the rest of the
+chain (the notes' z̄), and ``diff(L, w)`` of a free symbol is the ordinary total derivative.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from typing import Any
+
+import sympy as sp
+
+from autograd_viz.errors import ExpressionError
+from autograd_viz.expr import Evaluator
+from derivations.spec import DerivationError, Spec
+
+ELEMENTWISE = ("exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu")
+MAX_NEST = 1000
+
+
+def sigmoid(x: sp.Expr) -> sp.Expr:
+    """The logistic function in the same SymPy form as the engine's op table."""
+    return 1 / (1 + sp.exp(-x))
+
+
+def relu(x: sp.Expr) -> sp.Expr:
+    """max(x, 0) in the engine's SymPy form."""
+    return sp.Piecewise((x, x > 0), (0, True))
+
+
+SCALAR_FUNCS = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "sigmoid": sigmoid,
+                "tanh": sp.tanh, "relu": relu}
+
+
+def col(node: ast.AST) -> str:
+    return f"column {getattr(node, 'col_offset', 0) + 1}"
+
+
+def is_matrix(v: Any) -> bool:
+    return isinstance(v, sp.MatrixBase)
+
+
+def as_scalar(v: Any, what: str) -> sp.Expr:
+    """A scalar, or the entry of a 1×1 matrix; anything else is an error naming ``what``."""
+    if is_matrix(v):
+        if v.shape == (1, 1):
+            return v[0, 0]
+        raise ExpressionError(f"{what} must be a scalar, got a {v.shape[0]}×{v.shape[1]} matrix")
+    return v
+
+
+def shape(v: Any) -> str:
+    return f"{v.shape[0]}×{v.shape[1]}" if is_matrix(v) else "scalar"
+
+
+MAX_EXPONENT = 10_000
+
+
+def _power(x: sp.Expr, y: sp.Expr) -> sp.Expr:
+    """x**y, refusing number towers such as 9**9**9 that would take minutes and gigabytes to expand."""
+    if x.is_Number and y.is_Number and abs(y) > MAX_EXPONENT and abs(x) != 1:
+        raise ExpressionError(f"the exponent {y} is too large (at most {MAX_EXPONENT} for a number)")
+    return x**y
+
+
+class M:
+    """A value during evaluation: wraps a SymPy scalar or matrix so ``*`` is elementwise and ``@`` is the
+    matrix product, with shape errors named."""
+
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any) -> None:
+        self.v = v
+
+    def _pair(self, other: Any, op: str) -> tuple[Any, Any]:
+        a, b = self.v, other.v if isinstance(other, M) else other
+        if is_matrix(a) and is_matrix(b) and a.shape != b.shape:
+            raise ExpressionError(f"shape mismatch: {shape(a)} {op} {shape(b)}")
+        return a, b
+
+    def _elementwise(self, other: Any, op: str, f) -> M:
+        a, b = self._pair(other, op)
+        if is_matrix(a) and is_matrix(b):
+            return M(sp.ImmutableMatrix(a.shape[0], a.shape[1], [f(x, y) for x, y in zip(a, b, strict=True)]))
+        if is_matrix(a):
+            return M(a.applyfunc(lambda x: f(x, b)))
+        if is_matrix(b):
+            return M(b.applyfunc(lambda y: f(a, y)))
+        return M(f(a, b))
+
+    def __add__(self, o: Any) -> M:
+        return self._elementwise(o, "+", lambda x, y: x + y)
+
+    def __radd__(self, o: Any) -> M:
+        return M(o) + self
+
+    def __sub__(self, o: Any) -> M:
+        return self._elementwise(o, "-", lambda x, y: x - y)
+
+    def __rsub__(self, o: Any) -> M:
+        return M(o) - self
+
+    def __mul__(self, o: Any) -> M:
+        return self._elementwise(o, "*", lambda x, y: x * y)
+
+    def __rmul__(self, o: Any) -> M:
+        return M(o) * self
+
+    def __truediv__(self, o: Any) -> M:
+        return self._elementwise(o, "/", lambda x, y: x / y)
+
+    def __rtruediv__(self, o: Any) -> M:
+        return M(o) / self
+
+    def __pow__(self, o: Any) -> M:
+        return self._elementwise(o, "**", _power)
+
+    def __rpow__(self, o: Any) -> M:
+        return M(o) ** self
+
+    def __neg__(self) -> M:
+        return M(-self.v)
+
+    def __pos__(self) -> M:
+        return self
+
+    def __matmul__(self, o: Any) -> M:
+        a, b = self.v, o.v
+        if not (is_matrix(a) and is_matrix(b)):
+            raise ExpressionError(f"@ needs two matrices, got {shape(a)} @ {shape(b)}")
+        if a.shape[1] != b.shape[0]:
+            raise ExpressionError(f"shape mismatch: {shape(a)} @ {shape(b)}")
+        return M(sp.ImmutableMatrix(a * b))
+
+
+class _Eval(Evaluator):
+    """The shared evaluator, with the column added to errors raised by an operator (shape mismatches)."""
+
+    def _apply(self, node: ast.AST, results: Any) -> Any:
+        try:
+            return super()._apply(node, results)
+        except ExpressionError as exc:
+            if "column" in str(exc):
+                raise
+            raise ExpressionError(f"{exc} ({col(node)})") from None
+
+
+def _replace(value: Any, mapping: dict) -> Any:
+    if not mapping or not isinstance(value, sp.Basic | sp.MatrixBase):
+        return value
+    if is_matrix(value):
+        return value.applyfunc(lambda e: e.xreplace(mapping))
+    return value.xreplace(mapping)
+
+
+class Model:
+    """The symbols, matrices, random variables and definitions of one file, as SymPy objects.
+
+    ``sizes`` instantiates the size symbols of [matrices] with integers (matrix claims are checked at
+    concrete sizes, entry by entry).
+    """
+
+    def __init__(self, spec: Spec, sizes: dict[str, int] | None = None) -> None:
+        from derivations import randomvars
+
+        self.spec = spec
+        self.sizes = dict(sizes or {})
+        self.symbols: dict[str, sp.Symbol] = {
+            name: sp.Symbol(name, **{w: True for w in words}) for name, words in spec.symbols.items()}
+        self.matrices: dict[str, sp.ImmutableMatrix] = {}
+        for name, (r, c) in spec.matrices.items():
+            rows, cols = self._size(r), self._size(c)
+            self.matrices[name] = sp.ImmutableMatrix(rows, cols, lambda i, j, n=name: sp.Symbol(
+                f"{n}_{i}_{j}", real=True))
+        self.random = randomvars.RandomVars(spec, self.symbols)
+        self.placeholders: dict[str, Any] = {}
+        self.shallow: dict[str, Any] = {}
+        self.order: list[str] = []
+        self._expanded: dict[frozenset[str], dict] = {}
+        for name, tree in spec.define.items():
+            value = self.value(tree, {}, f"[define] {name}")
+            self.shallow[name] = value
+            if is_matrix(value):
+                self.placeholders[name] = sp.ImmutableMatrix(*value.shape, lambda i, j, n=name: sp.Symbol(
+                    f"{n}_{i}_{j}", real=True))
+            else:
+                self.placeholders[name] = sp.Symbol(name, real=True)
+            self.order.append(name)
+            self._expanded.clear()
+
+    def _size(self, s: int | str) -> int:
+        if isinstance(s, int):
+            return s
+        if s not in self.sizes:
+            raise DerivationError(f"matrix size symbol {s!r} has no value")
+        return self.sizes[s]
+
+    # --- expansion -----------------------------------------------------------------------------------
+    def _mapping(self, hold: frozenset[str]) -> dict:
+        """placeholder -> its value with every definition substituted except those in ``hold`` (cached)."""
+        if hold not in self._expanded:
+            mapping: dict = {}
+            for name in self.order:
+                if name in hold:
+                    continue
+                value = _replace(self.shallow[name], mapping)
+                ph = self.placeholders[name]
+                mapping.update(zip(ph, value, strict=True) if is_matrix(ph) else {ph: value})
+            self._expanded[hold] = mapping
+        return self._expanded[hold]
+
+    def expand(self, value: Any, hold: Iterable[str] = ()) -> Any:
+        """Substitute the definitions into ``value``, except the names in ``hold``."""
+        return _replace(value, self._mapping(frozenset(hold)))
+
+    def fold(self, value: Any) -> Any:
+        """The inverse of ``expand`` where it is exact: every subexpression equal to a definition's expansion
+        becomes that definition's name (the largest match wins), for readable answers."""
+        back: dict = {}
+        for ph, full in self._mapping(frozenset()).items():
+            if not (full.is_Symbol or full.is_Number):
+                back.setdefault(full, ph)
+                back.setdefault(-full, -ph)  # exp(-z) comes out of SymPy as exp(-b - w*x)
+        return _replace(value, back)
+
+    def full(self, tree: ast.expr, what: str) -> Any:
+        """The value of a formula with every definition substituted."""
+        return self.expand(self.value(tree, {}, what))
+
+    # --- evaluation ----------------------------------------------------------------------------------
+    def value(self, tree: ast.expr, scope: dict[str, Any], what: str) -> Any:
+        """Evaluate a parsed formula to a SymPy scalar or matrix (definitions stay as placeholders)."""
+        ev = _Eval(name=lambda n, node: M(self._name(n, node, scope, what)),
+                   call=lambda f, args, node: M(self._call(f, args, node, scope, what)),
+                   number=lambda v: M(sp.Integer(v) if isinstance(v, int) else sp.Rational(repr(v))),
+                   attribute=lambda v, attr: M(v.v.T if is_matrix(v.v) else v.v),
+                   subscript=lambda n, index, node: M(self._subscript(n, index, node, scope, what)),
+                   lazy_calls=frozenset({"diff", "grad", "nest", "Sum"}))
+        try:
+            out = ev(tree)
+        except ExpressionError as exc:
+            raise ExpressionError(f"{what}: {exc}" if not str(exc).startswith(what) else str(exc)) from None
+        if isinstance(out, tuple):
+            raise ExpressionError(f"{what}: a tuple is only allowed as the range of Sum ({col(tree)})")
+        return out.v
+
+    def _name(self, n: str, node: ast.Name, scope: dict[str, Any], what: str) -> Any:
+        if n in scope:
+            return scope[n]
+        if n in self.sizes:
+            return sp.Integer(self.sizes[n])
+        if n in self.symbols:
+            return self.symbols[n]
+        if n in self.matrices:
+            return self.matrices[n]
+        if n in self.random.vars:
+            return self.random.base(n)
+        if n in self.placeholders:
+            return self.placeholders[n]
+        if n in self.spec.define:
+            raise ExpressionError(f"{n!r} is used before its definition ({col(node)})")
+        raise ExpressionError(f"unknown name {n!r} ({col(node)}): declare it in [symbols], [matrices], [random] "
+                              "or [define]")
+
+    def _subscript(self, n: str, index: Any, node: ast.Subscript, scope: dict[str, Any], what: str) -> Any:
+        if n not in self.random.vars:
+            raise ExpressionError(f"{n}[...]: only random variables have indexed copies ({col(node)})")
+        if isinstance(index, str):
+            if index not in scope:
+                raise ExpressionError(f"{n}[{index}]: {index!r} is not a Sum index here ({col(node)})")
+            idx = scope[index]
+        else:
+            idx = sp.Integer(index)
+        return self.random.copy(n, idx)
+
+    def _int(self, node: ast.expr, scope: dict[str, Any], what: str, label: str) -> int:
+        v = self.value(node, scope, what)
+        if is_matrix(v) or not (isinstance(v, sp.Integer) and v >= 0):
+            raise ExpressionError(f"{label} must be a non-negative integer ({col(node)})")
+        return int(v)
+
+    def _call(self, f: str, args: list[Any], node: ast.Call, scope: dict[str, Any], what: str) -> Any:
+        def arity(*counts: int) -> None:
+            if len(args) not in counts:
+                raise ExpressionError(f"{f}() takes {' or '.join(map(str, counts))} argument(s), got {len(args)} "
+                                      f"({col(node)})")
+
+        if f in SCALAR_FUNCS:
+            arity(1)
+            v = args[0].v
+            fn = SCALAR_FUNCS[f]
+            return v.applyfunc(fn) if is_matrix(v) else fn(v)
+        if f in ("max", "min"):
+            arity(2)
+            a, b = (as_scalar(x.v, f"{f}() argument") for x in args)
+            return (sp.Max if f == "max" else sp.Min)(a, b)
+        if f == "sum":
+            arity(1)
+            v = args[0].v
+            return sp.Add(*v) if is_matrix(v) else v
+        if f == "ones":
+            arity(2)
+            r, c = (as_scalar(x.v, "ones() size") for x in args)
+            if not (isinstance(r, sp.Integer) and isinstance(c, sp.Integer) and 0 < r <= 1024 and 0 < c <= 1024):
+                raise ExpressionError(f"ones(r, c) needs positive integer sizes up to 1024 ({col(node)})")
+            return sp.ImmutableMatrix.ones(int(r), int(c))
+        if f in ("E", "Var"):
+            arity(1)
+            arg = as_scalar(self.expand(args[0].v), f"{f}() argument")
+            return self.random.expectation(arg) if f == "E" else self.random.variance(arg)
+        if f == "nest":
+            arity(3)
+            fn = args[0]
+            if not isinstance(fn, ast.Name) or fn.id not in SCALAR_FUNCS:
+                raise ExpressionError(f"nest: the first argument must be one of {', '.join(ELEMENTWISE)} "
+                                      f"({col(fn)})")
+            k = self._int(args[2], scope, what, "nest: the count")
+            if k > MAX_NEST:
+                raise ExpressionError(f"nest: count {k} is larger than {MAX_NEST} ({col(args[2])})")
+            v = self.value(args[1], scope, what)
+            for _ in range(k):
+                v = v.applyfunc(SCALAR_FUNCS[fn.id]) if is_matrix(v) else SCALAR_FUNCS[fn.id](v)
+            return v
+        if f == "Sum":
+            return self._sum(args, node, scope, what)
+        if f in ("diff", "grad"):
+            return self._derivative(f, args, node, scope, what)
+        raise ExpressionError(f"unknown function {f!r} ({col(node)})")  # pragma: no cover - grammar refuses
+
+    def _sum(self, args: list[Any], node: ast.Call, scope: dict[str, Any], what: str) -> Any:
+        if len(args) != 2 or not isinstance(args[1], ast.Tuple) or len(args[1].elts) != 3 \
+                or not isinstance(args[1].elts[0], ast.Name):
+            raise ExpressionError(f"Sum takes (expr, (i, a, b)) ({col(node)})")
+        i_node, a_node, b_node = args[1].elts
+        i = self.symbols.get(i_node.id)
+        if i is None or not i.is_integer:
+            if i_node.id in self.symbols or i_node.id in self.spec.define or i_node.id in self.matrices \
+                    or i_node.id in self.random.vars:
+                raise ExpressionError(f"Sum index {i_node.id!r} must be a fresh name or an integer symbol "
+                                      f"({col(i_node)})")
+            i = sp.Symbol(i_node.id, integer=True)
+        a = as_scalar(self.value(a_node, scope, what), "Sum bound")
+        b = as_scalar(self.value(b_node, scope, what), "Sum bound")
+        body = self.expand(self.value(args[0], {**scope, i_node.id: i}, what))
+        if is_matrix(body):
+            raise ExpressionError(f"Sum of a matrix is not supported ({col(node)})")
+        return sp.Sum(body, (i, a, b))
+
+    def _derivative(self, f: str, args: list[Any], node: ast.Call, scope: dict[str, Any], what: str) -> Any:
+        if f == "grad" and len(args) != 2 or f == "diff" and len(args) not in (2, 3):
+            raise ExpressionError(f"{f}() takes {'(L, M)' if f == 'grad' else '(expr, var[, k])'} ({col(node)})")
+        var = args[1]
+        if not isinstance(var, ast.Name):
+            raise ExpressionError(f"{f}: the variable must be a name ({col(var)})")
+        k = self._int(args[2], scope, what, "diff: the order") if len(args) == 3 else 1
+        target = as_scalar(self.value(args[0], scope, what), f"{f}: the differentiated expression")
+        v = var.id
+        if v in self.placeholders:
+            x = self.placeholders[v]
+            target = self.expand(target, hold={v})
+        elif v in self.symbols or v in self.matrices:
+            x = self.symbols.get(v, self.matrices.get(v))
+            target = self.expand(target)
+        elif v in self.spec.define:
+            raise ExpressionError(f"{f}: {v!r} is used before its definition ({col(var)})")
+        else:
+            raise ExpressionError(f"{f}: unknown variable {v!r} ({col(var)})")
+        if f == "diff":
+            if is_matrix(x):
+                raise ExpressionError(f"diff: {v!r} is a matrix; use grad(L, {v}) ({col(var)})")
+            return sp.diff(target, x, k)
+        if not is_matrix(x):
+            raise ExpressionError(f"grad: {v!r} is a scalar; use diff(L, {v}) ({col(var)})")
+        return sp.ImmutableMatrix(x.shape[0], x.shape[1], [sp.diff(target, e) for e in x])

@@ -1,0 +1,72 @@
+"""Result types of the checker; ``to_dict`` gives exactly the JSON keys of the public format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+VERDICTS = ("proved", "numerical", "refuted", "error", "timeout")
+JSON_CLAIM_KEYS = ("name", "verdict", "expect", "agrees", "method", "counterexample", "lhs_value", "rhs_value",
+                   "correct", "seconds", "message")
+
+
+def agrees(verdict: str, expect: str) -> bool:
+    """proved/numerical agree with "holds", refuted with "fails"; errors and timeouts never agree."""
+    return (verdict in ("proved", "numerical") and expect == "holds") or (verdict == "refuted" and expect == "fails")
+
+
+@dataclass
+class ClaimResult:
+    """The verdict on one claim (the ``*_tex`` fields feed the Markdown report and are not in the JSON)."""
+
+    name: str
+    verdict: str
+    expect: str = "holds"
+    method: str = ""
+    counterexample: dict[str, float] | None = None
+    lhs_value: Any = None
+    rhs_value: Any = None
+    correct: str | None = None
+    seconds: float = 0.0
+    message: str = ""
+    lhs_tex: str | None = field(default=None, repr=False)
+    rhs_tex: str | None = field(default=None, repr=False)
+    relation: str = field(default="==", repr=False)
+    correct_tex: str | None = field(default=None, repr=False)
+
+    @property
+    def agrees(self) -> bool:
+        return agrees(self.verdict, self.expect)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in JSON_CLAIM_KEYS}
+
+
+@dataclass
+class FileResult:
+    """The verdicts for one derivation file; ``unreadable`` marks a file that could not be read at all."""
+
+    file: str
+    title: str | None
+    claims: list[ClaimResult]
+    unreadable: bool = field(default=False, repr=False)
+    source: str | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "title": self.title, "claims": [c.to_dict() for c in self.claims]}
+
+
+@dataclass
+class CheckReport:
+    """The verdicts for several files; ``exit_code`` is the CLI's: 0 all agree, 1 some disagree, 2 unreadable."""
+
+    files: list[FileResult]
+
+    @property
+    def exit_code(self) -> int:
+        if any(f.unreadable for f in self.files):
+            return 2
+        return 0 if all(c.agrees for f in self.files for c in f.claims) else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": [f.to_dict() for f in self.files]}

@@ -1,0 +1,221 @@
+"""Read and validate a derivation file (TOML): symbols, matrices, random variables, definitions, claims.
+
+Everything is checked here, before any SymPy work, so a malformed file gets one clear message naming the
+section, the key and (for formulas) the column.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograd_viz.errors import AutogradVizError, ExpressionError
+from autograd_viz.expr import Grammar, names_in, parse
+
+
+class DerivationError(AutogradVizError, ValueError):
+    """A derivation file or one of its claims is malformed (the message names the claim and position)."""
+
+
+class UnreadableFileError(DerivationError):
+    """The file cannot be read at all (missing, not UTF-8, not TOML): the CLI exits 2."""
+
+
+#: Functions a formula may call (the ones with special argument rules are handled by the builder).
+FUNCTIONS = frozenset({"exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "max", "min", "diff", "nest",
+                       "Sum", "E", "Var", "ones", "sum", "grad"})
+GRAMMAR = Grammar(functions=FUNCTIONS, matmul=True, attributes=frozenset({"T"}), subscripts=True, tuples=True)
+DIST_GRAMMAR = Grammar(functions=frozenset({"Normal", "Uniform", "Bernoulli", "sqrt", "exp", "log"}))
+DIST_ARITY = {"Normal": 2, "Uniform": 2, "Bernoulli": 1}
+
+ASSUMPTIONS = frozenset({"real", "positive", "negative", "nonnegative", "nonpositive", "integer", "nonzero"})
+RELATIONS = ("==", "<=", "<", ">=", ">")
+MAX_DIM = 32  # literal matrix sizes (size symbols are instantiated with small integers)
+EXPECTS = ("holds", "fails")
+CLAIM_KEYS = {"name", "lhs", "rhs", "lhs_latex", "rhs_latex", "relation", "forall", "expect"}
+TOP_KEYS = {"title", "source", "symbols", "matrices", "random", "define", "claim"}
+
+
+@dataclass
+class Claim:
+    """One ``[[claim]]``: the texts as written (``lhs``/``rhs`` may come from the LaTeX forms)."""
+
+    name: str
+    lhs: str | None
+    rhs: str | None
+    lhs_latex: str | None = None
+    rhs_latex: str | None = None
+    relation: str = "=="
+    forall: list[str] = field(default_factory=list)
+    expect: str = "holds"
+    error: str | None = None  # a problem found while validating this claim alone
+
+
+@dataclass
+class Spec:
+    """A validated derivation file."""
+
+    path: str
+    title: str
+    source: str | None
+    symbols: dict[str, set[str]]
+    matrices: dict[str, tuple[int | str, int | str]]
+    random: dict[str, tuple[str, list[ast.expr]]]
+    define: dict[str, ast.expr]
+    define_text: dict[str, str]
+    claims: list[Claim]
+    error: str | None = None  # a problem that affects every claim (a bad definition, ...)
+
+
+def _check_name(name: str, where: str) -> None:
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        raise DerivationError(f"{where}: {name!r} is not a valid name")
+    if name in FUNCTIONS:
+        raise DerivationError(f"{where}: {name!r} is reserved")
+
+
+def read_toml(path: str | Path) -> dict:
+    """The raw TOML table; raise :class:`UnreadableFileError` if the file cannot be read at all."""
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise UnreadableFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise UnreadableFileError(f"{path}: not UTF-8 text") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UnreadableFileError(f"{path}: bad TOML: {exc}") from None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate ``path``; file-level problems raise, claim-level problems are kept on the claim."""
+    raw = read_toml(path)
+    where = str(path)
+    unknown = set(raw) - TOP_KEYS
+    if unknown:
+        raise DerivationError(f"{where}: unknown top-level key(s) {sorted(unknown)} (known: {sorted(TOP_KEYS)})")
+    title = raw.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise DerivationError(f"{where}: 'title' must be a non-empty string")
+    source = raw.get("source")
+    if source is not None and not isinstance(source, str):
+        raise DerivationError(f"{where}: 'source' must be a string")
+    spec = Spec(where, title, source, {}, {}, {}, {}, {}, [])
+    spec.claims = _claims(raw.get("claim", []), where)
+    try:
+        _sections(raw, spec)
+    except (DerivationError, ExpressionError) as exc:
+        spec.error = str(exc)
+    return spec
+
+
+def _table(raw: dict, key: str) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise DerivationError(f"[{key}] must be a table")
+    return value
+
+
+def _sections(raw: dict, spec: Spec) -> None:
+    for name, text in _table(raw, "symbols").items():
+        _check_name(name, "[symbols]")
+        if not isinstance(text, str):
+            raise DerivationError(f"[symbols] {name}: assumptions must be a string such as \"real\"")
+        words = set(text.replace(",", " ").split())
+        bad = words - ASSUMPTIONS
+        if bad:
+            raise DerivationError(f"[symbols] {name}: unknown assumption(s) {sorted(bad)} "
+                                  f"(known: {', '.join(sorted(ASSUMPTIONS))})")
+        spec.symbols[name] = words or {"real"}
+    for name, size in _table(raw, "matrices").items():
+        _check_name(name, "[matrices]")
+        _unused(name, spec, "[matrices]")
+        if not isinstance(size, list) or len(size) != 2:
+            raise DerivationError(f"[matrices] {name}: expected [rows, cols]")
+        for s in size:
+            if isinstance(s, bool) or not (isinstance(s, int) and s > 0 or isinstance(s, str) and s in spec.symbols):
+                raise DerivationError(f"[matrices] {name}: size {s!r} is neither a positive integer nor a symbol "
+                                      "from [symbols]")
+        if any(isinstance(s, int) and s > MAX_DIM for s in size):
+            raise DerivationError(f"[matrices] {name}: sizes above {MAX_DIM} cannot be checked entry by entry; "
+                                  "use a size symbol")
+        spec.matrices[name] = (size[0], size[1])
+    for name, text in _table(raw, "random").items():
+        _check_name(name, "[random]")
+        _unused(name, spec, "[random]")
+        what = f"[random] {name}"
+        if not isinstance(text, str):
+            raise DerivationError(f"{what}: expected a string such as \"Normal(0, 1)\"")
+        tree = parse(text, DIST_GRAMMAR, what)
+        if not isinstance(tree, ast.Call) or len(tree.args) != DIST_ARITY.get(tree.func.id):
+            raise DerivationError(f"{what}: expected Normal(mean, std), Uniform(a, b) or Bernoulli(p)")
+        for arg in tree.args:
+            nested = [n.func.id for n in ast.walk(arg) if isinstance(n, ast.Call) and n.func.id in DIST_ARITY]
+            if nested:
+                raise DerivationError(f"{what}: a distribution cannot be a parameter ({nested[0]})")
+            for used in names_in(arg):
+                if used not in spec.symbols:
+                    raise DerivationError(f"{what}: unknown symbol {used!r} (declare it in [symbols])")
+        spec.random[name] = (tree.func.id, list(tree.args))
+    for name, text in _table(raw, "define").items():
+        _check_name(name, "[define]")
+        _unused(name, spec, "[define]")
+        what = f"[define] {name}"
+        if not isinstance(text, str):
+            raise DerivationError(f"{what}: expected a formula string")
+        spec.define[name] = parse(text, GRAMMAR, what)
+        spec.define_text[name] = text
+
+
+def _unused(name: str, spec: Spec, where: str) -> None:
+    for section, table in (("[symbols]", spec.symbols), ("[matrices]", spec.matrices),
+                           ("[random]", spec.random), ("[define]", spec.define)):
+        if name in table:
+            raise DerivationError(f"{where}: {name!r} is already declared in {section}")
+
+
+def _claims(items: object, where: str) -> list[Claim]:
+    if not isinstance(items, list):
+        raise DerivationError(f"{where}: 'claim' must be an array of tables ([[claim]])")
+    claims = []
+    for k, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            raise DerivationError(f"{where}: claim #{k} is not a table")
+        name = item.get("name")
+        claim = Claim(name=name if isinstance(name, str) and name else f"claim #{k}", lhs=None, rhs=None)
+        claims.append(claim)
+        try:
+            _fill_claim(claim, item)
+        except DerivationError as exc:
+            claim.error = str(exc)
+    return claims
+
+
+def _fill_claim(claim: Claim, item: dict) -> None:
+    unknown = set(item) - CLAIM_KEYS
+    if unknown:
+        raise DerivationError(f"unknown key(s) {sorted(unknown)} (known: {sorted(CLAIM_KEYS)})")
+    if not isinstance(item.get("name"), str) or not item["name"]:
+        raise DerivationError("'name' is required")
+    for key in ("lhs", "rhs", "lhs_latex", "rhs_latex"):
+        if key in item and not isinstance(item[key], str):
+            raise DerivationError(f"'{key}' must be a string")
+        setattr(claim, key, item.get(key))
+    for side in ("lhs", "rhs"):
+        if getattr(claim, side) is None and getattr(claim, f"{side}_latex") is None:
+            raise DerivationError(f"'{side}' (or '{side}_latex') is required")
+    claim.relation = item.get("relation", "==")
+    if claim.relation not in RELATIONS:
+        raise DerivationError(f"relation {claim.relation!r} is not one of {', '.join(RELATIONS)}")
+    claim.expect = item.get("expect", "holds")
+    if claim.expect not in EXPECTS:
+        raise DerivationError(f"expect {claim.expect!r} is not 'holds' or 'fails'")
+    forall = item.get("forall", [])
+    if not isinstance(forall, list) or not all(isinstance(v, str) for v in forall):
+        raise DerivationError("'forall' must be a list of symbol names")
+    claim.forall = forall

@@ -1,0 +1,75 @@
+"""Formulas (parsed trees) printed as LaTeX for the Markdown report: ``diff(L, w)`` as a partial-derivative
+fraction, ``yhat`` as ``\\hat{y}``, ``sigmoid`` as ``\\sigma``, Greek names as macros."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from derivations.latex import GREEK
+
+_PREC = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.MatMult: 2, ast.Div: 2, ast.Pow: 4}
+
+
+def _name_tex(n: str) -> str:
+    for suffix, accent in (("hat", "hat"), ("bar", "bar"), ("tilde", "tilde")):
+        if n.endswith(suffix) and len(n) > len(suffix):
+            return f"\\{accent}{{{_name_tex(n[:-len(suffix)])}}}"
+    if n in GREEK:
+        return f"\\{n}"
+    m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", n)
+    if m:
+        return f"{_name_tex(m.group(1))}_{{{m.group(2)}}}"
+    return n if len(n) == 1 else f"\\mathrm{{{n}}}"
+
+
+def _tex(node: ast.AST, parent: int = 0) -> str:
+    if isinstance(node, ast.Constant):
+        return repr(node.value)
+    if isinstance(node, ast.Name):
+        return _name_tex(node.id)
+    if isinstance(node, ast.UnaryOp):
+        return f"-{_tex(node.operand, 3)}"
+    if isinstance(node, ast.Attribute):
+        return f"{_tex(node.value, 5)}^{{T}}"
+    if isinstance(node, ast.Subscript):
+        index = node.slice.id if isinstance(node.slice, ast.Name) else node.slice.value
+        return f"{_name_tex(node.value.id)}_{{{index}}}"
+    if isinstance(node, ast.BinOp):
+        prec = _PREC[type(node.op)]
+        if isinstance(node.op, ast.Div):
+            return f"\\frac{{{_tex(node.left)}}}{{{_tex(node.right)}}}"
+        if isinstance(node.op, ast.Pow):
+            out = f"{_tex(node.left, 5)}^{{{_tex(node.right)}}}"
+        else:
+            op = {ast.Add: " + ", ast.Sub: " - ", ast.Mult: " \\cdot ", ast.MatMult: " "}[type(node.op)]
+            out = f"{_tex(node.left, prec)}{op}{_tex(node.right, prec + (0 if prec == 2 else 1))}"
+        return f"\\left({out}\\right)" if prec < parent else out
+    if isinstance(node, ast.Tuple):
+        return ", ".join(_tex(e) for e in node.elts)
+    if isinstance(node, ast.Call):
+        f, args = node.func.id, node.args
+        if f in ("diff", "grad") and len(args) >= 2:
+            k = f"^{{{_tex(args[2])}}}" if len(args) == 3 else ""
+            return f"\\frac{{\\partial{k} {_tex(args[0], 5)}}}{{\\partial {_tex(args[1])}{k}}}"
+        if f == "Sum" and len(args) == 2 and isinstance(args[1], ast.Tuple) and len(args[1].elts) == 3:
+            i, a, b = (_tex(e) for e in args[1].elts)
+            return f"\\sum_{{{i}={a}}}^{{{b}}} {_tex(args[0], 2)}"
+        if f == "E":
+            return f"\\mathbb{{E}}\\left[{_tex(args[0])}\\right]"
+        if f == "sqrt":
+            return f"\\sqrt{{{_tex(args[0])}}}"
+        if f == "abs":
+            return f"\\left|{_tex(args[0])}\\right|"
+        head = {"sigmoid": "\\sigma", "exp": "\\exp", "log": "\\log", "tanh": "\\tanh", "max": "\\max",
+                "min": "\\min"}.get(f, f"\\operatorname{{{f}}}")
+        return f"{head}\\left({', '.join(_tex(a) for a in args)}\\right)"
+    return f"\\text{{{type(node).__name__}}}"
+
+
+def to_latex(tree: ast.expr) -> str:
+    """A parsed formula as LaTeX for reports."""
+    try:
+        return _tex(tree)
+    except RecursionError:
+        return "\\text{(too deep to print)}"
