@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "train": "autograd_viz.commands.train:train_command",
     "evaluate": "autograd_viz.commands.train:evaluate_command",
     "check": "derivations.cli:check",
+    "demo": "autograd_viz.commands.demo:demo_command",
 }
 
 

@@ -1,0 +1,239 @@
+"""Optimizers: each step equals its formula (hand-computed) and PyTorch's step (float64, 1e-12, when installed)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from autograd_viz import optim
+from autograd_viz.errors import AutogradVizError
+from autograd_viz.nn import Parameter
+
+SHAPES = [(5, 4), (4,), (3,)]
+
+
+def _params(dtype=np.float64):
+    rng = np.random.default_rng(7)
+    return [Parameter(rng.standard_normal(s), dtype=dtype, name=f"p{i}") for i, s in enumerate(SHAPES)]
+
+
+def _grads(steps, dtype=np.float64):
+    rng = np.random.default_rng(11)
+    return [[rng.standard_normal(s).astype(dtype) for s in SHAPES] for _ in range(steps)]
+
+
+CONFIGS = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "weight_decay": 0.05}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.01}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.02}),
+    ("Adagrad", {"lr": 0.1}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.01, "initial_accumulator_value": 0.2}),
+    ("RMSprop", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "weight_decay": 0.01, "momentum": 0.5}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.95, "centered": True, "momentum": 0.3}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.02, "betas": (0.8, 0.99), "weight_decay": 0.03}),
+    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
+    ("Adamax", {"lr": 0.02}),
+    ("Adamax", {"lr": 0.02, "betas": (0.85, 0.95), "weight_decay": 0.02}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)])
+def test_matches_pytorch_float64(name, kwargs):
+    torch = pytest.importorskip("torch", reason="PyTorch parity needs torch (pip install torch==2.13.0)")
+    ours = _params()
+    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
+    opt = getattr(optim, name)(ours, **kwargs)
+    ref = getattr(torch.optim, name)(theirs, foreach=False, **kwargs)
+    for grads in _grads(8):
+        for p, t, g in zip(ours, theirs, grads, strict=True):
+            p.grad = g
+            t.grad = torch.tensor(g)
+        opt.step()
+        ref.step()
+        for p, t in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=0, atol=1e-12)
+
+
+def _run(opt_cls, kwargs, steps=3):
+    p = Parameter(np.array([0.5, -1.0, 2.0]))
+    opt = opt_cls([p], **kwargs)
+    gs = [np.array([0.3, -0.2, 0.1]), np.array([-0.1, 0.4, 0.0]), np.array([0.2, 0.2, -0.5])][:steps]
+    history = []
+    for g in gs:
+        p.grad = g.copy()
+        opt.step()
+        history.append(p.data.copy())
+    return gs, history
+
+
+def test_sgd_momentum_is_the_lecture_velocity_formula():
+    gs, hist = _run(optim.SGD, {"lr": 0.1, "momentum": 0.9})
+    w, v = np.array([0.5, -1.0, 2.0]), np.zeros(3)
+    for g, got in zip(gs, hist, strict=True):
+        v = 0.9 * v - 0.1 * g  # v = γv − η∇L ; w = w + v
+        w = w + v
+        np.testing.assert_allclose(got, w, rtol=0, atol=1e-15)
+
+
+def test_nesterov_formula():
+    gs, hist = _run(optim.SGD, {"lr": 0.1, "momentum": 0.9, "nesterov": True})
+    w, b = np.array([0.5, -1.0, 2.0]), None
+    for g, got in zip(gs, hist, strict=True):
+        b = g if b is None else 0.9 * b + g
+        w = w - 0.1 * (g + 0.9 * b)
+        np.testing.assert_allclose(got, w, rtol=0, atol=1e-15)
+
+
+def test_adagrad_rmsprop_adam_adamax_formulas():
+    w0 = np.array([0.5, -1.0, 2.0])
+    # Adagrad: G += g², w -= η g / (√G + ε)
+    gs, hist = _run(optim.Adagrad, {"lr": 0.1, "eps": 1e-10})
+    w, G = w0.copy(), np.zeros(3)
+    for g, got in zip(gs, hist, strict=True):
+        G += g * g
+        w = w - 0.1 * g / (np.sqrt(G) + 1e-10)
+        np.testing.assert_allclose(got, w, rtol=0, atol=1e-14)
+    # RMSprop: s = αs + (1-α)g², w -= η g / (√s + ε)
+    gs, hist = _run(optim.RMSprop, {"lr": 0.01, "alpha": 0.9, "eps": 1e-8})
+    w, s = w0.copy(), np.zeros(3)
+    for g, got in zip(gs, hist, strict=True):
+        s = 0.9 * s + 0.1 * g * g
+        w = w - 0.01 * g / (np.sqrt(s) + 1e-8)
+        np.testing.assert_allclose(got, w, rtol=0, atol=1e-14)
+    # Adam with bias correction
+    gs, hist = _run(optim.Adam, {"lr": 0.01, "betas": (0.9, 0.999), "eps": 1e-8})
+    w, m, v = w0.copy(), np.zeros(3), np.zeros(3)
+    for t, (g, got) in enumerate(zip(gs, hist, strict=True), start=1):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w = w - 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.testing.assert_allclose(got, w, rtol=0, atol=1e-14)
+    # Adamax: u = max(β2 u, |g| + ε)
+    gs, hist = _run(optim.Adamax, {"lr": 0.02, "betas": (0.9, 0.999), "eps": 1e-8})
+    w, m, u = w0.copy(), np.zeros(3), np.zeros(3)
+    for t, (g, got) in enumerate(zip(gs, hist, strict=True), start=1):
+        m = 0.9 * m + 0.1 * g
+        u = np.maximum(0.999 * u, np.abs(g) + 1e-8)
+        w = w - 0.02 / (1 - 0.9**t) * m / u
+        np.testing.assert_allclose(got, w, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "Adamax"])
+def test_updates_data_in_place_and_never_touches_grad(name):
+    ps = _params()
+    opt = getattr(optim, name)(ps, lr=0.01, weight_decay=0.1, **({"momentum": 0.9} if name == "SGD" else {}))
+    arrays = [p.data for p in ps]
+    before = [p.data.copy() for p in ps]
+    grads = _grads(1)[0]
+    copies = [g.copy() for g in grads]
+    for _ in range(2):
+        for p, g in zip(ps, grads, strict=True):
+            p.grad = g
+        opt.step()
+    for p, arr, old, g, c in zip(ps, arrays, before, grads, copies, strict=True):
+        assert p.data is arr and not np.array_equal(p.data, old)
+        assert p.grad is g
+        np.testing.assert_array_equal(g, c)
+
+
+def test_float32_adam_state_has_no_subnormals():
+    p = Parameter(np.ones((50,), dtype=np.float32))
+    opt = optim.Adam([p], lr=1e-3)
+    p.grad = np.full(50, 1e-3, dtype=np.float32)
+    opt.step()
+    p.grad = np.zeros(50, dtype=np.float32)  # gradient exactly zero from now on: m decays by 0.9 per step
+    tiny = np.finfo(np.float32).tiny
+    for _ in range(1200):
+        opt.step()
+        for arr in (opt.state[0]["exp_avg"], opt.state[0]["exp_avg_sq"]):
+            assert not np.any((arr != 0) & (np.abs(arr) < tiny))
+
+
+def test_state_dict_round_trip_continues_identically():
+    a, b = _params(), _params()
+    opt_a = optim.Adam(a, lr=0.01)
+    grads = _grads(4)
+    for g in grads[:2]:
+        for p, x in zip(a, g, strict=True):
+            p.grad = x
+        opt_a.step()
+    for p, q in zip(a, b, strict=True):
+        q.data[...] = p.data
+    opt_b = optim.Adam(b, lr=0.5)
+    opt_b.load_state_dict(opt_a.state_dict())
+    for g in grads[2:]:
+        for p, q, x in zip(a, b, g, strict=True):
+            p.grad = q.grad = x
+        opt_a.step()
+        opt_b.step()
+    for p, q in zip(a, b, strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_bad_settings_are_rejected():
+    ps = _params()
+    with pytest.raises(AutogradVizError, match="lr must be"):
+        optim.SGD(ps, lr=-1)
+    with pytest.raises(AutogradVizError, match="beta1"):
+        optim.Adam(ps, betas=(1.0, 0.9))
+    with pytest.raises(AutogradVizError, match="Nesterov"):
+        optim.SGD(ps, lr=0.1, nesterov=True)
+    with pytest.raises(AutogradVizError, match="empty"):
+        optim.Adam([])
+    with pytest.raises(AutogradVizError, match="unknown optimizer"):
+        optim.make_optimizer("lbfgs", ps, lr=0.1)
+
+
+def test_schedule_formulas():
+    assert optim.ExponentialDecay(0.1, 0.5)(3) == pytest.approx(0.1 * math.exp(-1.5), abs=1e-15)
+    assert optim.InverseTimeDecay(0.1, 0.5)(4) == pytest.approx(0.1 / 3.0, abs=1e-15)
+    step = optim.StepDecay(1.0, step_size=3, gamma=0.5)
+    assert [step(s) for s in range(7)] == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25]
+    cyc = optim.CyclicalLR(0.1, 1.0, step_size=2)
+    assert [round(cyc(s), 12) for s in range(5)] == [0.1, 0.55, 1.0, 0.55, 0.1]
+    cos = optim.CosineWarmRestarts(1.0, t_0=2, t_mult=2)
+    assert [round(cos(s), 12) for s in (0, 1, 2, 3, 4, 5, 6)] == [1.0, 0.5, 1.0, round(0.5 + 0.5 * math.cos(
+        math.pi / 4), 12), 0.5, round(0.5 + 0.5 * math.cos(3 * math.pi / 4), 12), 1.0]
+    with pytest.raises(AutogradVizError):
+        optim.make_schedule("warmup", 0.1, 10)
+
+
+def test_schedules_match_pytorch():
+    torch = pytest.importorskip("torch", reason="PyTorch parity needs torch (pip install torch==2.13.0)")
+    p = torch.zeros(1, requires_grad=True)
+    cases = [
+        (optim.CosineWarmRestarts(0.1, t_0=3, t_mult=2, eta_min=0.01),
+         lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01)),
+        (optim.StepDecay(0.1, step_size=2, gamma=0.3), lambda o: torch.optim.lr_scheduler.StepLR(o, 2, 0.3)),
+        (optim.ExponentialDecay(0.1, 0.2), lambda o: torch.optim.lr_scheduler.ExponentialLR(o, math.exp(-0.2))),
+    ]
+    for ours, make in cases:
+        opt = torch.optim.SGD([p], lr=0.1)
+        sched = make(opt)
+        for s in range(15):
+            assert ours(s) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+            opt.step()
+            sched.step()
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "Adamax"])
+def test_parameters_without_gradient_are_skipped_like_pytorch(name):
+    """Steps where one parameter has no gradient take the per-parameter path; later steps go back to flat."""
+    torch = pytest.importorskip("torch", reason="PyTorch parity needs torch (pip install torch==2.13.0)")
+    kwargs = {"lr": 0.02, "weight_decay": 0.01, **({"momentum": 0.9} if name == "SGD" else {})}
+    ours = _params()
+    theirs = [torch.tensor(p.data.copy(), requires_grad=True) for p in ours]
+    opt, ref = getattr(optim, name)(ours, **kwargs), getattr(torch.optim, name)(theirs, foreach=False, **kwargs)
+    for step, grads in enumerate(_grads(7)):
+        for i, (p, t, g) in enumerate(zip(ours, theirs, grads, strict=True)):
+            missing = (step in (0, 3, 4) and i == 1)
+            p.grad = None if missing else g
+            t.grad = None if missing else torch.tensor(g)
+        opt.step()
+        ref.step()
+        for p, t in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=0, atol=1e-12)
