@@ -92,15 +92,6 @@ class Node:
         """True for nodes created by the user (or under ``no_grad``), false for op results."""
         return self.op is None
 
-    def _record(self, op: OpDef, parents: tuple[Node, ...], attrs: dict | None, saved: Any) -> None:
-        """Attach ``op(parents)`` as this node's history when any parent requires grad."""
-        if _grad_enabled and any(p.requires_grad for p in parents):
-            self.op = op
-            self.parents = parents
-            self.attrs = attrs
-            self.saved = saved
-            self.requires_grad = True
-
     def zero_grad(self) -> None:
         """Reset this node's gradient (leaves accumulate across ``backward()`` calls)."""
         self.grad = self._zero_grad_value()
