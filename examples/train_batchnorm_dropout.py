@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from autograd_viz import nn, optim
-from autograd_viz.data import flatten, load_fashion_mnist, scale, train_val_split
+from autograd_viz.data import load_fashion_mnist, train_val_split
 from autograd_viz.nn import BatchNorm1d, Dropout, Linear, ReLU, Sequential
 from autograd_viz.train import Trainer
 
@@ -33,8 +33,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     args = parser.parse_args()
     ds = load_fashion_mnist()
-    x, y = flatten(scale(ds.train_images)), ds.train_labels.astype(np.intp)
-    x_test, y_test = flatten(scale(ds.test_images)), ds.test_labels.astype(np.intp)
+    x, y, x_test, y_test = ds.arrays()
     if args.quick:
         x, y, x_test, y_test = x[:1500], y[:1500], x_test[:2000], y_test[:2000]
     x, y, x_val, y_val = train_val_split(x, y, 0.1, seed=0)

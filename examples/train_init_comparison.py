@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from autograd_viz import nn, optim
-from autograd_viz.data import flatten, load_mnist_test_split, scale
+from autograd_viz.data import load_mnist_test_split
 from autograd_viz.train import Trainer, TrainingDiverged
 
 SCHEMES = ("zeros", "uniform", "normal", "xavier", "he")
@@ -26,8 +26,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     ds = load_mnist_test_split()
-    x, y = flatten(scale(ds.train_images)), ds.train_labels.astype(np.intp)
-    x_test, y_test = flatten(scale(ds.test_images)), ds.test_labels.astype(np.intp)
+    x, y, x_test, y_test = ds.arrays()
     if args.quick:
         x, y = x[:1000], y[:1000]
     print(f"{'init':>8}  {'first-batch loss':>16}  {'distinct fc1 units':>18}  {'test accuracy':>13}")

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from autograd_viz import nn, optim
-from autograd_viz.data import flatten, load_fashion_mnist, load_mnist_test_split, scale
+from autograd_viz.data import load_fashion_mnist, load_mnist_test_split
 from autograd_viz.train import Trainer, confusion_matrix, per_class_accuracy
 
 
@@ -22,8 +22,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
     ds = load_fashion_mnist() if args.dataset == "fashion-mnist" else load_mnist_test_split()
-    x, y = flatten(scale(ds.train_images)), ds.train_labels.astype(np.intp)
-    x_test, y_test = flatten(scale(ds.test_images)), ds.test_labels.astype(np.intp)
+    x, y, x_test, y_test = ds.arrays()
     if args.quick:
         x, y = x[:2000], y[:2000]
     model = nn.mlp([784, 512, 512, 10], activation="relu", init="default", seed=0)  # PyTorch's default init

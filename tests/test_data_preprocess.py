@@ -153,3 +153,17 @@ def test_batches_options():
             list(batches(x, y, bad))
     with pytest.raises(ShapeError):
         list(batches(x, y[:3]))
+
+
+def test_dataset_arrays_scales_flattens_and_gives_integer_labels():
+    from autograd_viz.data import Dataset
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
+    labels = np.array([0, 9, 3, 3, 1], dtype=np.uint8)
+    ds = Dataset("mnist", images, labels, images[:2], labels[:2], "synthetic")
+    x, y, x_test, y_test = ds.arrays()
+    assert x.shape == (5, 784) and x.dtype == np.float32 and x_test.shape == (2, 784)
+    assert x[1, 28 * 3 + 7] == np.float32(images[1, 3, 7]) / np.float32(255)
+    assert y.dtype == np.intp and y.tolist() == [0, 9, 3, 3, 1] and y_test.tolist() == [0, 9]
+    assert ds.arrays(np.float64)[0].dtype == np.float64

@@ -18,11 +18,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from autograd_viz.data.download import download
 from autograd_viz.data.idx import IMAGES_MAGIC, LABELS_MAGIC, check_pair, parse_idx, read_bytes
+from autograd_viz.data.preprocess import flatten, scale
 from autograd_viz.errors import DataError
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -74,6 +76,12 @@ class Dataset:
     def classes(self) -> tuple[str, ...]:
         """Human-readable class names, index = label."""
         return CLASS_NAMES.get(self.name.split(" ")[0], tuple(str(i) for i in range(10)))
+
+    def arrays(self, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(x_train, y_train, x_test, y_test)`` ready for an MLP: pixels scaled to [0, 1] and flattened to
+        (N, 784) in ``dtype``, labels as integer class indices."""
+        return (flatten(scale(self.train_images, dtype)), self.train_labels.astype(np.intp),
+                flatten(scale(self.test_images, dtype)), self.test_labels.astype(np.intp))
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, train={self.train_images.shape}, test={self.test_images.shape}, "
