@@ -4,7 +4,7 @@ Scalar (`Value`) and NumPy (`Tensor`) reverse-mode autograd on one op table, Gra
 forward and adjoint graphs, a SymPy derivation checker, and vectorised MNIST training.
 """
 
-from autograd_viz.draw import draw
+from autograd_viz.viz import draw
 from autograd_viz.errors import (
     AutogradVizError,
     DomainError,

@@ -14,7 +14,7 @@ COMMANDS: dict[str, str] = {
     "graph": "autograd_viz.commands.graph:graph_command",
     "train": "autograd_viz.commands.train:train_command",
     "evaluate": "autograd_viz.commands.train:evaluate_command",
-    "check": "derivations.cli:check",
+    "check": "autograd_viz.commands.check:check",
     "demo": "autograd_viz.commands.demo:demo_command",
 }
 

@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autograd_viz import draw  # noqa: E402
-from autograd_viz.draw import available, render  # noqa: E402
-from autograd_viz.draw.examples import notes_example  # noqa: E402
+from autograd_viz.viz import available, render  # noqa: E402
+from autograd_viz.viz.examples import notes_example  # noqa: E402
 from autograd_viz.graph import topological_order  # noqa: E402
 
 POINT = {"a": 0.5, "b": -1.0, "x0": 2.0, "y0": 1.0}

@@ -24,7 +24,7 @@ def main() -> None:
 
     import sympy
 
-    from derivations import check_builtin
+    from autograd_viz.check import check_builtin
 
     walls, last = [], None
     for _ in range(1 if args.quick else 3):

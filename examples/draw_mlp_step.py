@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from autograd_viz.commands.graph import build_mlp_step
-from autograd_viz.draw import available, draw
+from autograd_viz.viz import available, draw
 
 
 def main(out_dir: Path, sizes: tuple[int, ...] = (784, 128, 64, 10), batch: int = 64) -> list[Path]:

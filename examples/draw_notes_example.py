@@ -13,8 +13,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from autograd_viz.draw import available, draw
-from autograd_viz.draw.examples import notes_example
+from autograd_viz.viz import available, draw
+from autograd_viz.viz.examples import notes_example
 
 
 def main(out_dir: Path) -> list[Path]:

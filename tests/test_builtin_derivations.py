@@ -1,4 +1,4 @@
-"""The built-in textbook derivations (derivations/builtin/*.toml) through the checker: every verdict agrees with
+"""The built-in textbook derivations (derivations/*.toml) through the checker: every verdict agrees with
 its ``expect``, every known textbook error is refuted with a counterexample and a correct form, and the suprema
 the checker reports for the sigmoid-chain bound match an independent computation."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from derivations import check_builtin
+from autograd_viz.check import check_builtin
 
-BUILTIN = Path(__file__).resolve().parents[1] / "derivations" / "builtin"
+BUILTIN = Path(__file__).resolve().parents[1] / "derivations"
 FILES = sorted(BUILTIN.glob("*.toml"))
 
 

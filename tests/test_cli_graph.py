@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from autograd_viz.cli import main
 from autograd_viz.commands.graph import FUNCTIONS
-from autograd_viz.draw import ENV_VAR, available
-from autograd_viz.draw.renderers import choose
+from autograd_viz.viz import ENV_VAR, available
+from autograd_viz.viz.renderers import choose
 from autograd_viz.ops import OPS
 
 NOTES = "0.5*(sigmoid(a*x0+b)-y0)**2"

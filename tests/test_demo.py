@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from autograd_viz.cli import main
 from autograd_viz.commands import demo
-from derivations.runner import builtin_files
+from autograd_viz.check.runner import builtin_files
 
 DATA = os.environ.get("AUTOGRAD_VIZ_DATA")
 needs_data = pytest.mark.skipif(not (DATA and Path(DATA, "mnist").is_dir()),
@@ -99,7 +99,7 @@ def test_demo_without_matplotlib_names_the_plot_extra(tmp_path: Path, isolated: 
 def test_demo_without_a_renderer_writes_dot_and_says_how(tmp_path: Path, isolated: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # the package attribute autograd_viz.draw is the draw() function: patch the module itself
-    monkeypatch.setattr(sys.modules["autograd_viz.draw"], "available", lambda: {})
+    monkeypatch.setattr(sys.modules["autograd_viz.viz"], "available", lambda: {})
     run = demo.Run(tmp_path, lambda _line: None)
     demo.draw_notes_example(run)
     assert sorted(p.name for p, _ in run.written) == sorted(f"notes_{k}.dot" for k in ("forward", "backward", "both"))
@@ -117,7 +117,7 @@ def test_demo_exits_1_when_a_verdict_disagrees(tmp_path: Path, isolated: Path,
     wrong = tmp_path / "wrong.toml"
     wrong.write_text('title = "t"\n[symbols]\nx = "real"\n[[claim]]\nname = "d/dx x^2 = x"\nlhs = "diff(x**2, x)"\n'
                      'rhs = "x"\n', encoding="utf-8")
-    monkeypatch.setattr("derivations.runner.builtin_files", lambda: [wrong])
+    monkeypatch.setattr("autograd_viz.check.runner.builtin_files", lambda: [wrong])
     monkeypatch.setattr(demo, "QUICK_FILES", ("wrong.toml",))
     monkeypatch.delenv("AUTOGRAD_VIZ_DATA", raising=False)
     result = _run(["--out", str(tmp_path / "out"), "--quick", "--offline"])

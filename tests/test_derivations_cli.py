@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from autograd_viz.cli import main
-from derivations import UnreadableFileError, check_files
-from derivations.results import JSON_CLAIM_KEYS
-from derivations.spec import DerivationError, load_spec
+from autograd_viz.check import UnreadableFileError, check_files
+from autograd_viz.check.results import JSON_CLAIM_KEYS
+from autograd_viz.check.spec import DerivationError, load_spec
 
 FIX = Path(__file__).parent / "fixtures" / "derivations"
 KEYS = ["name", "verdict", "expect", "agrees", "method", "counterexample", "lhs_value", "rhs_value", "correct",

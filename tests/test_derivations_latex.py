@@ -8,9 +8,9 @@ import pytest
 
 from autograd_viz.errors import ExpressionError
 from autograd_viz.expr import parse
-from derivations.latex import read
-from derivations.spec import GRAMMAR
-from derivations.texprint import to_latex
+from autograd_viz.check.latex import read
+from autograd_viz.check.spec import GRAMMAR
+from autograd_viz.check.texprint import to_latex
 
 NAMES = {"L", "w", "x", "y", "yhat", "z", "b", "eta", "n", "w_ij", "W1", "X", "A1", "Z"}
 
@@ -82,7 +82,7 @@ def test_printer_round_trip_is_readable() -> None:
 
 
 def test_claim_with_both_forms_must_agree(tmp_path) -> None:
-    from derivations import check_file
+    from autograd_viz.check import check_file
 
     f = tmp_path / "both.toml"
     f.write_text('title = "t"\n[symbols]\nx = "real"\nw = "real"\n[define]\nL = "(w*x)**2"\n'

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from derivations import check_file
-from derivations.model import Model
-from derivations.randomvars import RandomVars
-from derivations.spec import GRAMMAR, load_spec, parse
-from derivations.verify import size_values
+from autograd_viz.check import check_file
+from autograd_viz.check.model import Model
+from autograd_viz.check.randomvars import RandomVars
+from autograd_viz.check.spec import GRAMMAR, load_spec, parse
+from autograd_viz.check.verify import size_values
 
 FIX = Path(__file__).parent / "fixtures" / "derivations"
 

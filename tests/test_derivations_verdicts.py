@@ -13,8 +13,8 @@ import pytest
 
 from autograd_viz.ops import OPS
 from autograd_viz.scalar import Value
-from derivations import check_file, check_files, runner, verify
-from derivations.results import ClaimResult
+from autograd_viz.check import check_file, check_files, runner, verify
+from autograd_viz.check.results import ClaimResult
 
 FIX = Path(__file__).parent / "fixtures" / "derivations"
 

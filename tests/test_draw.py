@@ -9,9 +9,9 @@ import pytest
 
 import autograd_viz
 from autograd_viz import Tensor, Value
-from autograd_viz.draw import DrawError, Graph, draw
-from autograd_viz.draw.examples import notes_example, tensor_example
-from autograd_viz.draw.style import COLORS, pretty_name
+from autograd_viz.viz import DrawError, Graph, draw
+from autograd_viz.viz.examples import notes_example, tensor_example
+from autograd_viz.viz.style import COLORS, pretty_name
 
 
 def _node_lines(source: str, prefix: str) -> dict[str, str]:

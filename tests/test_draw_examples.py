@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograd_viz.draw import available
+from autograd_viz.viz import available
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 

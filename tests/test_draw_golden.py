@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from autograd_viz import Value
-from autograd_viz.draw import draw
-from autograd_viz.draw.examples import notes_example, tensor_example
+from autograd_viz.viz import draw
+from autograd_viz.viz.examples import notes_example, tensor_example
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("AUTOGRAD_VIZ_UPDATE_GOLDEN") == "1"

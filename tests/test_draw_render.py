@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autograd_viz.draw import ENV_VAR, NoRendererWarning, RenderError, available, draw, render, renderers
-from autograd_viz.draw.examples import notes_example
-from autograd_viz.draw.renderers import choose
+from autograd_viz.viz import ENV_VAR, NoRendererWarning, RenderError, available, draw, render, renderers
+from autograd_viz.viz.examples import notes_example
+from autograd_viz.viz.renderers import choose
 
 FOUND = available()
 RENDERERS = [

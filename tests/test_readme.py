@@ -82,7 +82,7 @@ def test_python_example_runs_and_backward_semantics_are_stated() -> None:
 
 
 def test_derivation_format_example_gives_the_verdicts_the_readme_shows(tmp_path: Path) -> None:
-    from derivations import check_file
+    from autograd_viz.check import check_file
 
     path = tmp_path / "mine.toml"
     path.write_text(_blocks("toml")[0], encoding="utf-8")

@@ -59,8 +59,8 @@ def _done(run: Run, start: float, message: str) -> None:
 # --- 1. graphs -------------------------------------------------------------------------------------------------
 def draw_notes_example(run: Run) -> None:
     """Draw the notes' loss three ways; print its value and the parameters' gradients."""
-    from autograd_viz.draw import NoRendererWarning, available, draw
-    from autograd_viz.draw.examples import notes_example
+    from autograd_viz.viz import NoRendererWarning, available, draw
+    from autograd_viz.viz.examples import notes_example
     from autograd_viz.graph import topological_order
 
     start = _step(run, 1, 3, f"graphs of the notes' example {NOTES_TEXT} at "
@@ -89,8 +89,8 @@ def draw_notes_example(run: Run) -> None:
 # --- 2. derivation checks ----------------------------------------------------------------------------------------
 def check_derivations(run: Run, quick: bool, timeout: float) -> None:
     """Check the built-in derivations and write the Markdown report, textbook errors first."""
-    from derivations import report as fmt
-    from derivations.runner import builtin_files, check_files
+    from autograd_viz.check import report as fmt
+    from autograd_viz.check.runner import builtin_files, check_files
 
     files = builtin_files()
     if quick:
@@ -128,13 +128,13 @@ def _corrected(f: Any, c: Any) -> Any:
 def _correction(f: Any, c: Any, markdown: bool = True) -> str:
     """How the refuted claim reads when right: the file's corrected claim, else the checker's value of the left
     side (Markdown: with LaTeX; terminal: plain text, or a pointer to the report when it is long)."""
-    from derivations.report import _REL_TEX
+    from autograd_viz.check.report import REL_TEX
 
     other = _corrected(f, c)
     if other is not None:
         text = other.name.split(": ", 1)[-1]
         if markdown and other.lhs_tex and other.rhs_tex:
-            text += f" — ${other.lhs_tex} {_REL_TEX.get(other.relation, '=')} {other.rhs_tex}$"
+            text += f" — ${other.lhs_tex} {REL_TEX.get(other.relation, '=')} {other.rhs_tex}$"
         return f"{text} ({other.verdict})" if markdown else text
     if markdown and c.correct_tex and len(c.correct_tex) <= 160:
         return f"the left side is ${c.correct_tex}$"

@@ -16,9 +16,9 @@ from typing import Any
 import click
 import numpy as np
 
-from autograd_viz.draw import NoRendererWarning, draw
-from autograd_viz.draw.renderers import RENDERERS, choose
-from autograd_viz.draw.style import KINDS, RANKDIRS
+from autograd_viz.viz import NoRendererWarning, draw
+from autograd_viz.viz.renderers import RENDERERS, choose
+from autograd_viz.viz.style import KINDS, RANKDIRS
 from autograd_viz.errors import ExpressionError
 from autograd_viz.expr import Evaluator, Grammar, names_in, parse
 from autograd_viz.graph import Node

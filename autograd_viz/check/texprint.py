@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import re
 
-from derivations.latex import GREEK
+from autograd_viz.check.latex import GREEK
 
 _PREC = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.MatMult: 2, ast.Div: 2, ast.Pow: 4}
 

@@ -14,7 +14,7 @@ from typing import Any
 import sympy as sp
 
 from autograd_viz.errors import ExpressionError
-from derivations.spec import Spec
+from autograd_viz.check.spec import Spec
 
 MAX_SUMS = 4
 

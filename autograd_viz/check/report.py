@@ -3,9 +3,9 @@ the correct form when it was refuted)."""
 
 from __future__ import annotations
 
-from derivations.results import CheckReport
+from autograd_viz.check.results import CheckReport
 
-_REL_TEX = {"==": "=", "<=": "\\le", "<": "<", ">=": "\\ge", ">": ">"}
+REL_TEX = {"==": "=", "<=": "\\le", "<": "<", ">=": "\\ge", ">": ">"}
 
 
 def _cut(text: str, width: int) -> str:
@@ -43,7 +43,7 @@ def markdown(report: CheckReport) -> str:
             out.append(f"### {mark} {c.name}")
             out.append("")
             if c.lhs_tex and c.rhs_tex:
-                out += ["$$", f"{c.lhs_tex} {_REL_TEX.get(c.relation, '=')} {c.rhs_tex}", "$$", ""]
+                out += ["$$", f"{c.lhs_tex} {REL_TEX.get(c.relation, '=')} {c.rhs_tex}", "$$", ""]
             out.append(f"- verdict: **{c.verdict}** (expected: {c.expect}) in {c.seconds:.2f} s")
             if c.method:
                 out.append(f"- method: {c.method}")

@@ -13,13 +13,13 @@ from typing import Any
 import sympy as sp
 
 from autograd_viz.errors import AutogradVizError
-from derivations import latex, montecarlo, numeric
-from derivations.budget import Budget, BudgetExceeded
-from derivations.engine import derivative_target, engine_gradient
-from derivations.model import Model, is_matrix
-from derivations.results import ClaimResult
-from derivations.spec import GRAMMAR, Claim, DerivationError, Spec, parse
-from derivations.texprint import to_latex
+from autograd_viz.check import latex, montecarlo, numeric
+from autograd_viz.check.budget import Budget, BudgetExceeded
+from autograd_viz.check.engine import derivative_target, engine_gradient
+from autograd_viz.check.model import Model, is_matrix
+from autograd_viz.check.results import ClaimResult
+from autograd_viz.check.spec import GRAMMAR, Claim, DerivationError, Spec, parse
+from autograd_viz.check.texprint import to_latex
 
 POINTS = 24  # valid random points wanted for an equality
 LARGE_OFFSET = 1  # the numeric re-check of matrix claims uses sizes this much larger
@@ -93,7 +93,7 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
             if mismatch:
                 raise DerivationError(f"{side}_latex does not read the same as {side} (at {mismatch[0]})")
     if claim.relation != "==":
-        from derivations.inequality import check_inequality
+        from autograd_viz.check.inequality import check_inequality
 
         check_inequality(spec, claim, model, lhs, rhs, budget, result, state, timeout)
         return

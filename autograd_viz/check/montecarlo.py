@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from autograd_viz.expr import Evaluator
-from derivations import numeric
-from derivations.model import Model
+from autograd_viz.check import numeric
+from autograd_viz.check.model import Model
 
 BATCHES, DRAWS, SIGMAS = 20, 4000, 5.0
 MAX_TERMS = 200  # simulate sums of at most this many terms (a symbolic n is set to at most 5)

@@ -9,12 +9,12 @@ import time
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from derivations import verify
-from derivations.results import CheckReport, ClaimResult, FileResult
-from derivations.spec import Claim, DerivationError, Spec, UnreadableFileError, load_spec
-from derivations.verify import check_claim
+from autograd_viz.check import verify
+from autograd_viz.check.results import CheckReport, ClaimResult, FileResult
+from autograd_viz.check.spec import Claim, DerivationError, Spec, UnreadableFileError, load_spec
+from autograd_viz.check.verify import check_claim
 
-BUILTIN_DIR = Path(__file__).parent / "builtin"
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "curriculum"  # the top-level derivations/ folder
 KILL_GRACE = 0.3  # seconds past the limit before the hard kill (the worker normally answers first)
 
 
@@ -143,5 +143,5 @@ def check_file(path: str | os.PathLike, timeout: float = 10.0, jobs: int | None 
 
 
 def check_builtin(timeout: float = 10.0, jobs: int | None = None) -> CheckReport:
-    """Check the built-in derivations of the lecture notes (derivations/builtin/*.toml)."""
+    """Check the built-in derivations of the lecture notes (derivations/*.toml)."""
     return check_files(builtin_files(), timeout, jobs)

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from autograd_viz.draw.style import DrawError, DrawOptions, number, pretty_name
+from autograd_viz.viz.style import DrawError, DrawOptions, number, pretty_name
 from autograd_viz.graph import Node, topological_order
 
 _INFIX = {"+", "−", "×", "÷", "@"}

@@ -12,12 +12,12 @@ import numpy as np
 import sympy as sp
 from sympy.calculus.util import maximum, minimum
 
-from derivations import numeric
-from derivations.budget import Budget
-from derivations.model import Model, as_scalar
-from derivations.results import ClaimResult
-from derivations.spec import Claim, DerivationError, Spec
-from derivations.verify import symbolic_limit
+from autograd_viz.check import numeric
+from autograd_viz.check.budget import Budget
+from autograd_viz.check.model import Model, as_scalar
+from autograd_viz.check.results import ClaimResult
+from autograd_viz.check.spec import Claim, DerivationError, Spec
+from autograd_viz.check.verify import symbolic_limit
 
 # SymPy's maximum()/minimum() settle small expressions (sigma' has 7 operations) in well under a second and
 # practically never finish on larger ones (the derivative of sigma(sigma(x)) has 22): don't spend the time.

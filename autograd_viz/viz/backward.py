@@ -15,9 +15,9 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from autograd_viz.draw.forward import in_clusters
-from autograd_viz.draw.scene import Scene
-from autograd_viz.draw.style import (
+from autograd_viz.viz.forward import in_clusters
+from autograd_viz.viz.scene import Scene
+from autograd_viz.viz.style import (
     COLORS,
     DrawError,
     DrawOptions,

@@ -8,8 +8,8 @@ from typing import Any
 
 import graphviz
 
-from autograd_viz.draw.scene import Scene, formula
-from autograd_viz.draw.style import (
+from autograd_viz.viz.scene import Scene, formula
+from autograd_viz.viz.style import (
     DrawOptions,
     esc,
     grad_state,

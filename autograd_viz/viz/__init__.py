@@ -6,16 +6,16 @@ r"""Forward and backward (adjoint) graphs as ``graphviz.Digraph`` objects, saved
 >>> draw.save(g, "graph.svg")  # doctest: +SKIP
 
 ``autograd_viz.draw`` is the function (with ``.save``, ``.render`` and ``.available`` attached); the package's
-other names import as ``from autograd_viz.draw import Graph, RenderError, ...``. Rendering: see ``renderers``.
+other names import as ``from autograd_viz.viz import Graph, RenderError, ...``. Rendering: see ``renderers``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from autograd_viz.draw.backward import add_backward, compute_adjoints
-from autograd_viz.draw.forward import add_forward
-from autograd_viz.draw.renderers import (
+from autograd_viz.viz.backward import add_backward, compute_adjoints
+from autograd_viz.viz.forward import add_forward
+from autograd_viz.viz.renderers import (
     ENV_VAR,
     Graph,
     NoRendererWarning,
@@ -24,8 +24,8 @@ from autograd_viz.draw.renderers import (
     render,
     save,
 )
-from autograd_viz.draw.scene import build_scene
-from autograd_viz.draw.style import DrawError, DrawOptions, esc
+from autograd_viz.viz.scene import build_scene
+from autograd_viz.viz.style import DrawError, DrawOptions, esc
 from autograd_viz.graph import Node
 
 #: Layout limits for graphs past ``large_graph`` values: bounded network-simplex and crossing passes keep

@@ -23,8 +23,8 @@ def check(files: tuple[str, ...], builtin: bool, as_json: bool, timeout: float, 
           jobs: int | None) -> None:
     """Check the claims of derivation FILES. Exit 0 when every verdict agrees with its expect, 1 when any
     disagrees, errors or times out, 2 when a file cannot be read."""
-    from derivations import report as fmt
-    from derivations.runner import builtin_files, check_files
+    from autograd_viz.check import report as fmt
+    from autograd_viz.check.runner import builtin_files, check_files
 
     paths = [*files, *(builtin_files() if builtin else [])]
     if not paths:

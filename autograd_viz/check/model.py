@@ -16,7 +16,7 @@ import sympy as sp
 
 from autograd_viz.errors import ExpressionError
 from autograd_viz.expr import Evaluator
-from derivations.spec import DerivationError, Spec
+from autograd_viz.check.spec import DerivationError, Spec
 
 ELEMENTWISE = ("exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu")
 MAX_NEST = 1000
@@ -165,7 +165,7 @@ class Model:
     """
 
     def __init__(self, spec: Spec, sizes: dict[str, int] | None = None) -> None:
-        from derivations import randomvars
+        from autograd_viz.check import randomvars
 
         self.spec = spec
         self.sizes = dict(sizes or {})

@@ -10,7 +10,7 @@ from typing import Any
 from autograd_viz.errors import AutogradVizError
 from autograd_viz.expr import Evaluator
 from autograd_viz.scalar import Value
-from derivations.spec import Spec
+from autograd_viz.check.spec import Spec
 
 _UNARY = {"exp": Value.exp, "log": Value.log, "sqrt": Value.sqrt, "abs": Value.abs, "sigmoid": Value.sigmoid,
           "tanh": Value.tanh, "relu": Value.relu}
