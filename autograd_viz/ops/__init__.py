@@ -16,4 +16,8 @@ OPS: dict[str, OpDef] = {op.name: op for op in (*ELEMENTWISE, *TENSOR_OPS, *LOSS
 #: Ops the scalar ``Value`` engine supports (those with a SymPy forward).
 SCALAR_OPS: frozenset[str] = frozenset(op.name for op in ELEMENTWISE)
 
-__all__ = ["OPS", "SCALAR_OPS", "OpDef", "ScalarMath", "ArrayMath"]
+#: The functions of the expression language (``sigmoid(z)``), by name: the whitelist the parser, the checker and
+#: the worked solutions read, so adding an op with an ``expr_name`` adds it everywhere.
+EXPR_FUNCTIONS: dict[str, OpDef] = {op.expr_name: op for op in OPS.values() if op.expr_name is not None}
+
+__all__ = ["EXPR_FUNCTIONS", "OPS", "SCALAR_OPS", "OpDef", "ScalarMath", "ArrayMath"]

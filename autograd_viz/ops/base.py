@@ -41,6 +41,12 @@ class OpDef:
     doc: str = ""
     attr_names: tuple[str, ...] = field(default=())
     placeholders: Callable[[dict], dict] | None = None
+    #: The op's name as a function of the expression language (``sigmoid(z)``), ``None`` for operators (``+``).
+    expr_name: str | None = None
+    #: The forward as a person writes it, ``{x0}``/``{x1}``/attribute placeholders: ``σ({x0})``, ``{x0} × {x1}``.
+    display: str = ""
+    #: The forward in LaTeX with the same placeholders: ``\\sigma\\left({x0}\\right)``.
+    latex: str = ""
 
     def local_derivative(self, i: int, labels: list[str], out: str = "out", attrs: dict | None = None) -> str:
         """The readable derivative of the output w.r.t. input ``i``, with the inputs named ``labels``."""
@@ -52,6 +58,22 @@ class OpDef:
         if self.placeholders is not None:
             values.update(self.placeholders(attrs or {}))
         return template.format(**values)
+
+
+    def display_text(self, labels: list[str], attrs: dict | None = None) -> str:
+        """The forward formula applied to ``labels`` (``a × x₀``, ``σ(z)``), for drawings and steppers."""
+        return _fill(self.display, labels, attrs)
+
+    def latex_text(self, labels: list[str], attrs: dict | None = None) -> str:
+        """The forward formula in LaTeX applied to LaTeX ``labels``."""
+        return _fill(self.latex, labels, attrs)
+
+
+def _fill(template: str, labels: list[str], attrs: dict | None) -> str:
+    values = {f"x{k}": label for k, label in enumerate(labels)}
+    for key, value in (attrs or {}).items():
+        values[key] = _short(value)
+    return template.format(**values)
 
 
 def _short(value: Any) -> str:

@@ -69,6 +69,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x, y: x + y,
         derivatives=("1", "1"),
         doc=r"$x_0 + x_1$",
+        expr_name=None, display='{x0} + {x1}',
+        latex=r"{x0} + {x1}",
     ),
     OpDef(
         name="sub", symbol="−", arity=2,
@@ -77,6 +79,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x, y: x - y,
         derivatives=("1", "−1"),
         doc=r"$x_0 - x_1$",
+        expr_name=None, display='{x0} − {x1}',
+        latex=r"{x0} - {x1}",
     ),
     OpDef(
         name="neg", symbol="−", arity=1,
@@ -85,6 +89,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x: -x,
         derivatives=("−1",),
         doc=r"$-x$",
+        expr_name=None, display='−{x0}',
+        latex=r"-{x0}",
     ),
     OpDef(
         name="mul", symbol="×", arity=2,
@@ -93,6 +99,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x, y: x * y,
         derivatives=("{x1}", "{x0}"),
         doc=r"$x_0 x_1$",
+        expr_name=None, display='{x0} × {x1}',
+        latex=r"{x0} \cdot {x1}",
     ),
     OpDef(
         name="div", symbol="÷", arity=2,
@@ -101,6 +109,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x, y: x / y,
         derivatives=("1/{x1}", "−{x0}/{x1}²"),
         doc=r"$x_0 / x_1$",
+        expr_name=None, display='{x0} ÷ {x1}',
+        latex=r"\frac{{{x0}}}{{{x1}}}",
     ),
     OpDef(
         name="pow", symbol="^", arity=2,
@@ -109,6 +119,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x, y: x**y,
         derivatives=("{x1}·{x0}^({x1}−1)", "{x0}^{x1}·ln {x0}"),
         doc=r"$x_0^{x_1}$ (variable exponent)",
+        expr_name=None, display='{x0}^{x1}',
+        latex=r"{{{x0}}}^{{{x1}}}",
     ),
     OpDef(
         name="powc", symbol="^", arity=1,
@@ -119,6 +131,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         placeholders=_powc_placeholders,
         attr_names=("p",),
         doc=r"$x^p$ (constant exponent)",
+        expr_name=None, display='{x0}^{p}',
+        latex=r"{{{x0}}}^{{{p}}}",
     ),
     OpDef(
         name="exp", symbol="exp", arity=1,
@@ -127,6 +141,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x: _sympy().exp(x),
         derivatives=("exp({x0})",),
         doc=r"$e^x$",
+        expr_name='exp', display='exp({x0})',
+        latex=r"e^{{{x0}}}",
     ),
     OpDef(
         name="log", symbol="log", arity=1,
@@ -135,6 +151,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x: _sympy().log(x),
         derivatives=("1/{x0}",),
         doc=r"$\ln x$",
+        expr_name='log', display='log({x0})',
+        latex=r"\ln\left({x0}\right)",
     ),
     OpDef(
         name="sqrt", symbol="√", arity=1,
@@ -143,6 +161,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x: _sympy().sqrt(x),
         derivatives=("1/(2√{x0})",),
         doc=r"$\sqrt{x}$",
+        expr_name='sqrt', display='√({x0})',
+        latex=r"\sqrt{{{x0}}}",
     ),
     OpDef(
         name="abs", symbol="|·|", arity=1,
@@ -151,6 +171,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x: _sympy().Abs(x),
         derivatives=("sign({x0})",),
         doc=r"$|x|$",
+        expr_name='abs', display='|{x0}|',
+        latex=r"\left|{x0}\right|",
     ),
     OpDef(
         name="tanh", symbol="tanh", arity=1,
@@ -159,6 +181,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=lambda x: _sympy().tanh(x),
         derivatives=("1−tanh²({x0})",),
         doc=r"$\tanh x$",
+        expr_name='tanh', display='tanh({x0})',
+        latex=r"\tanh\left({x0}\right)",
     ),
     OpDef(
         name="sigmoid", symbol="σ", arity=1,
@@ -167,6 +191,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=_sympy_sigmoid,
         derivatives=("σ({x0})(1−σ({x0}))",),
         doc=r"$\sigma(x) = 1/(1+e^{-x})$",
+        expr_name='sigmoid', display='σ({x0})',
+        latex=r"\sigma\left({x0}\right)",
     ),
     OpDef(
         name="relu", symbol="relu", arity=1,
@@ -175,6 +201,8 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         sympy=_sympy_relu,
         derivatives=("[{x0} > 0]",),
         doc=r"$\max(x, 0)$",
+        expr_name='relu', display='relu({x0})',
+        latex=r"\operatorname{{relu}}\left({x0}\right)",
     ),
     OpDef(
         name="leaky_relu", symbol="leaky_relu", arity=1,
@@ -184,5 +212,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivatives=("1 if {x0} > 0 else {alpha}",),
         attr_names=("alpha",),
         doc=r"$x$ if $x>0$ else $\alpha x$",
+        expr_name='leaky_relu', display='leaky_relu({x0}, α={alpha})',
+        latex=r"\operatorname{{leaky}}_{{{alpha}}}\left({x0}\right)",
     ),
 )
