@@ -31,3 +31,22 @@ class ExpressionError(AutogradVizError, ValueError):
 
 class DataError(AutogradVizError, ValueError):
     """A data file is missing, truncated or corrupt (the message names the file and what is wrong)."""
+
+
+class ConfigError(AutogradVizError, ValueError):
+    """A setting is out of range or unknown: a layer size, a learning rate, an initialisation or schedule name
+    (the message names the owner and the setting, the value given and what is allowed)."""
+
+
+class ModelError(AutogradVizError, ValueError):
+    """A model does not fit together: a layer that is not a ``Module``, a repeated layer name, a state dict with
+    missing or unexpected entries, an attribute set before ``Module.__init__`` ran."""
+
+
+class OptimizerError(AutogradVizError, ValueError):
+    """An optimizer cannot work with what it was given: no parameters, a parameter that is not a trainable
+    leaf or appears twice, a saved state that does not fit its parameters."""
+
+
+class MissingDependencyError(AutogradVizError, ImportError):
+    """An optional package that a feature needs is not installed (the message names the extra that adds it)."""

@@ -34,7 +34,7 @@ def main() -> None:
     model = nn.mlp([784, 21, 1], activation="sigmoid", output_activation="sigmoid", init="xavier", seed=0)
     print(nn.summary(model))
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=3e-3),
-                      loss_fn=lambda out, target: nn.mse_loss(out, target, "half_mean"),  # L = ||Y - Ŷ||² / 2n
+                      loss_fn=lambda out, target: 0.5 * nn.mse_loss(out, target),  # L = ||Y - Ŷ||² / 2n
                       target_fn=lambda labels: (labels / 10.0).astype(np.float32).reshape(-1, 1),
                       to_labels=to_class, batch_size=64, seed=0)
     trainer.fit(x, y, epochs)

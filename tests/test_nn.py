@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
+import autograd_viz.functional as F
 from autograd_viz import Tensor, gradcheck, nn
-from autograd_viz.errors import AutogradVizError, ShapeError
+from autograd_viz.errors import ConfigError, DomainError, ModelError, OperandError, ShapeError
 
 RNG = np.random.default_rng(3)
 
@@ -63,7 +64,7 @@ def test_dropout_train_and_eval():
         return d64(w * 2.0)
 
     assert gradcheck(f, w)
-    with pytest.raises(AutogradVizError, match="p must be"):
+    with pytest.raises(ConfigError, match=r"Dropout: p must be in \[0, 1\), got 1.0"):
         nn.Dropout(1.0)
 
 
@@ -111,7 +112,7 @@ def test_state_dict_round_trip_and_errors():
     with pytest.raises(ShapeError, match=r"fc1.weight has shape \(5, 3\)"):
         b.load_state_dict(bad)
     del bad["fc1.weight"]
-    with pytest.raises(AutogradVizError, match="missing"):
+    with pytest.raises(ModelError, match=r"the state does not fit Sequential: missing \['fc1.weight'\]"):
         b.load_state_dict(bad)
 
 
@@ -122,16 +123,25 @@ def test_same_seed_same_weights():
 
 
 # --- losses ------------------------------------------------------------------------------------------------------
-def test_mse_forms():
+def test_mse_loss_is_the_functional_one_with_its_reductions():
+    assert nn.mse_loss is F.mse_loss  # one implementation, one set of keywords
     pred = Tensor(RNG.standard_normal((5, 2)), requires_grad=True)
     target = RNG.standard_normal((5, 2))
     sq = (pred.data - target) ** 2
-    for form, value in (("mean", sq.mean()), ("sum", sq.sum()), ("half_sum", 0.5 * sq.sum()),
-                        ("half_mean", 0.5 * sq.mean())):
-        assert nn.mse_loss(pred, target, form).item() == pytest.approx(value, rel=1e-14)
-        assert gradcheck(lambda p, form=form: nn.mse_loss(p, target, form), pred)
-    with pytest.raises(AutogradVizError, match="form"):
-        nn.mse_loss(pred, target, "rms")
+    for reduction, value in (("mean", sq.mean()), ("sum", sq.sum()), ("none", sq)):
+        loss = nn.mse_loss(pred, target, reduction=reduction)
+        assert np.allclose(loss.data, value, rtol=1e-14, atol=0)
+        assert np.allclose(nn.MSELoss(reduction)(pred, target).data, value, rtol=1e-14, atol=0)
+    # the lecture's L = ||Y - Ŷ||² / 2n: half the mean, and its gradient (Ŷ - Y) / n
+    half = 0.5 * nn.mse_loss(pred, target)
+    assert half.item() == pytest.approx(0.5 * sq.mean(), rel=1e-14)
+    half.backward()
+    assert np.allclose(pred.grad, (pred.data - target) / sq.size, rtol=1e-12, atol=0)
+    assert gradcheck(lambda p: 0.5 * nn.mse_loss(p, target, reduction="sum"), pred)
+    with pytest.raises(DomainError, match="mse_loss: reduction must be one of mean, sum, none, got 'rms'"):
+        nn.mse_loss(pred, target, reduction="rms")
+    with pytest.raises(DomainError, match="MSELoss: reduction must be"):
+        nn.MSELoss("half_mean")
 
 
 def test_binary_cross_entropy_from_logits_is_stable_and_exact():
@@ -176,5 +186,35 @@ def test_l1_l2_penalties():
     assert l2.item() == pytest.approx(0.01 * (1 + 4 + 0.25 + 9 + 2.25 + 0.0625))
     l2.backward()
     np.testing.assert_allclose(w1.grad, 0.02 * w1.data)
-    with pytest.raises(AutogradVizError, match="no parameters"):
+    with pytest.raises(ModelError, match=r"l1_penalty: got no parameters"):
         nn.l1_penalty([], 0.1)
+    with pytest.raises(ModelError, match=r"l2_penalty: got no parameters"):
+        nn.l2_penalty([], 0.1)
+
+
+def test_model_building_errors_name_the_layer_and_the_setting():
+    with pytest.raises(ConfigError, match=r"Linear: in_features and out_features must be >= 1, got 0 -> 3"):
+        nn.Linear(0, 3)
+    with pytest.raises(ConfigError, match=r"BatchNorm1d: num_features must be >= 1, got 0"):
+        nn.BatchNorm1d(0)
+    with pytest.raises(ConfigError, match=r"mlp: sizes must be at least two layer sizes"):
+        nn.mlp([4])
+    with pytest.raises(ConfigError, match=r"mlp: unknown activation 'swish' \(expected one of relu, "):
+        nn.mlp([4, 2], activation="swish")
+    with pytest.raises(ConfigError, match=r"mlp: unknown output_activation 'softmax'"):
+        nn.mlp([4, 2], output_activation="softmax")
+    with pytest.raises(OperandError, match=r"BatchNorm1d: expected a Tensor or ndarray input, got list"):
+        nn.BatchNorm1d(2)([[1.0, 2.0]])
+    with pytest.raises(ModelError, match=r"Sequential: layer 'x' is a int, not a Module"):
+        nn.Sequential(("x", 3))
+    with pytest.raises(ModelError, match=r"Sequential: layer name 'a' is already taken"):
+        nn.Sequential(("a", nn.ReLU()), ("a", nn.Tanh()))
+    with pytest.raises(ModelError, match=r"Sequential: layer name 'a b' is not an identifier or a number"):
+        nn.Sequential(("a b", nn.ReLU()))
+
+    class Forgetful(nn.Module):
+        def __init__(self) -> None:
+            self.w = 1  # before super().__init__()
+
+    with pytest.raises(ModelError, match=r"Forgetful: cannot set 'w' before Module.__init__ ran"):
+        Forgetful()

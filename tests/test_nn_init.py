@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autograd_viz import Tensor
-from autograd_viz.errors import AutogradVizError, ShapeError
+from autograd_viz.errors import ConfigError, ShapeError
 from autograd_viz.nn import Linear, init
 
 
@@ -21,7 +21,7 @@ def test_gain_table():
     assert init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
     assert init.calculate_gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01**2)))
     assert init.calculate_gain("leaky_relu", 0.2) == pytest.approx(math.sqrt(2 / 1.04))
-    with pytest.raises(AutogradVizError, match="unknown nonlinearity"):
+    with pytest.raises(ConfigError, match="calculate_gain: unknown nonlinearity"):
         init.calculate_gain("swish")
 
 
@@ -67,7 +67,7 @@ def test_linear_default_init_is_pytorchs():
 def test_fans_need_two_dimensions_and_schemes_are_checked():
     with pytest.raises(ShapeError, match="at least 2 dimensions"):
         init.xavier_uniform_(Tensor(np.empty(5)))
-    with pytest.raises(AutogradVizError, match="unknown scheme"):
+    with pytest.raises(ConfigError, match="init: unknown scheme"):
         init.init_weight(_t(), "orthogonal")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autograd_viz import optim
-from autograd_viz.errors import AutogradVizError
+from autograd_viz.errors import ConfigError, OptimizerError
 from autograd_viz.nn import Parameter
 
 SHAPES = [(5, 4), (4,), (3,)]
@@ -176,16 +176,38 @@ def test_state_dict_round_trip_continues_identically():
 
 def test_bad_settings_are_rejected():
     ps = _params()
-    with pytest.raises(AutogradVizError, match="lr must be"):
+    with pytest.raises(ConfigError, match=r"SGD: lr must be >= 0.0, got -1.0"):
         optim.SGD(ps, lr=-1)
-    with pytest.raises(AutogradVizError, match="beta1"):
+    with pytest.raises(ConfigError, match=r"Adam: beta1 must be in \[0.0, 1.0\), got 1.0"):
         optim.Adam(ps, betas=(1.0, 0.9))
-    with pytest.raises(AutogradVizError, match="Nesterov"):
+    with pytest.raises(ConfigError, match=r"Adamax: eps must be >= 0.0, got nan"):
+        optim.Adamax(ps, eps=float("nan"))
+    with pytest.raises(ConfigError, match="SGD: Nesterov momentum needs momentum > 0 and dampening = 0"):
         optim.SGD(ps, lr=0.1, nesterov=True)
-    with pytest.raises(AutogradVizError, match="empty"):
+    with pytest.raises(OptimizerError, match="Adam: got an empty parameter list"):
         optim.Adam([])
-    with pytest.raises(AutogradVizError, match="unknown optimizer"):
+    with pytest.raises(OptimizerError, match=r"RMSprop: parameter 1 \(.*\) is not a leaf Tensor"):
+        optim.RMSprop([ps[0], ps[0] * 2.0])
+    with pytest.raises(OptimizerError, match=r"SGD: parameters 0 and 2 are the same Tensor"):
+        optim.SGD([ps[0], ps[1], ps[0]])
+    with pytest.raises(ConfigError, match="make_optimizer: unknown optimizer 'lbfgs'"):
         optim.make_optimizer("lbfgs", ps, lr=0.1)
+
+
+def test_load_state_dict_rejects_a_state_that_does_not_fit():
+    ps = _params()
+    opt = optim.Adam(ps)
+    state = opt.state_dict()
+    with pytest.raises(OptimizerError, match=rf"Adam.load_state_dict: the state has {len(ps)} parameters, the "
+                                             r"optimizer has 1"):
+        optim.Adam(ps[:1]).load_state_dict(state)
+    for p in ps:
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    state = opt.state_dict()
+    state["params"][0]["exp_avg"] = np.zeros(7)
+    with pytest.raises(OptimizerError, match=r"Adam.load_state_dict: state 'exp_avg' of .* has shape \(7,\)"):
+        optim.Adam(ps).load_state_dict(state)
 
 
 def test_schedule_formulas():
@@ -198,8 +220,14 @@ def test_schedule_formulas():
     cos = optim.CosineWarmRestarts(1.0, t_0=2, t_mult=2)
     assert [round(cos(s), 12) for s in (0, 1, 2, 3, 4, 5, 6)] == [1.0, 0.5, 1.0, round(0.5 + 0.5 * math.cos(
         math.pi / 4), 12), 0.5, round(0.5 + 0.5 * math.cos(3 * math.pi / 4), 12), 1.0]
-    with pytest.raises(AutogradVizError):
+    with pytest.raises(ConfigError, match="make_schedule: unknown schedule 'warmup'"):
         optim.make_schedule("warmup", 0.1, 10)
+    with pytest.raises(ConfigError, match=r"StepDecay: step_size must be >= 1, got 0"):
+        optim.StepDecay(0.1, step_size=0)
+    with pytest.raises(ConfigError, match=r"CyclicalLR: need base_lr <= max_lr, got base_lr=1.0, max_lr=0.1"):
+        optim.CyclicalLR(1.0, 0.1, step_size=2)
+    with pytest.raises(ConfigError, match=r"ExponentialDecay: k must be >= 0, got -1.0"):
+        optim.ExponentialDecay(0.1, -1.0)
 
 
 def test_schedules_match_pytorch():

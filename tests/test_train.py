@@ -155,7 +155,7 @@ def test_regression_framing_with_custom_loss():
     """Note 002's framing: one sigmoid output, MSE against label/10, rounded back to a class."""
     x, y = blobs(n=400)
     model = nn.mlp([10, 21, 1], activation="sigmoid", output_activation="sigmoid", seed=0)
-    trainer = Trainer(model, optim.Adam(model.parameters(), lr=0.02), lambda out, t: nn.mse_loss(out, t, "half_mean"),
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=0.02), lambda out, t: 0.5 * nn.mse_loss(out, t),
                       target_fn=lambda labels: (labels / 10.0).reshape(-1, 1), batch_size=32, quiet=True,
                       to_labels=lambda out: np.clip(np.rint(out[:, 0] * 10), 0, 9).astype(int))
     history = trainer.fit(x, y, 15)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.errors import AutogradVizError, ShapeError
+from autograd_viz.errors import ConfigError, ShapeError
 from autograd_viz.tensor import Tensor
 
 _GAINS = ("linear", "identity", "sigmoid", "tanh", "relu", "leaky_relu", "selu")
@@ -30,7 +30,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1.0 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4.0
-    raise AutogradVizError(f"calculate_gain: unknown nonlinearity {nonlinearity!r} (expected one of {_GAINS})")
+    raise ConfigError(f"calculate_gain: unknown nonlinearity {nonlinearity!r} (expected one of {', '.join(_GAINS)})")
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -63,7 +63,7 @@ def constant_(t: Any, value: float) -> Any:
 def uniform_(t: Any, a: float = 0.0, b: float = 1.0, rng: np.random.Generator | None = None) -> Any:
     """Fill with U(a, b)."""
     if not b >= a:
-        raise AutogradVizError(f"uniform_: need a <= b, got a={a}, b={b}")
+        raise ConfigError(f"uniform_: need a <= b, got a={a}, b={b}")
     arr = _array(t)
     arr[...] = _rng(rng).uniform(a, b, size=arr.shape)
     return t
@@ -72,7 +72,7 @@ def uniform_(t: Any, a: float = 0.0, b: float = 1.0, rng: np.random.Generator | 
 def normal_(t: Any, mean: float = 0.0, std: float = 1.0, rng: np.random.Generator | None = None) -> Any:
     """Fill with N(mean, std²)."""
     if std < 0:
-        raise AutogradVizError(f"normal_: std must be >= 0, got {std}")
+        raise ConfigError(f"normal_: std must be >= 0, got {std}")
     arr = _array(t)
     arr[...] = _rng(rng).normal(mean, std, size=arr.shape)
     return t
@@ -93,7 +93,7 @@ def xavier_normal_(t: Any, gain: float = 1.0, rng: np.random.Generator | None = 
 
 def _kaiming_std(shape: tuple[int, ...], a: float, mode: str, nonlinearity: str) -> float:
     if mode not in ("fan_in", "fan_out"):
-        raise AutogradVizError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise ConfigError(f"kaiming: mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = fans(shape)
     fan = fan_in if mode == "fan_in" else fan_out
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
@@ -148,4 +148,4 @@ def init_weight(t: Any, scheme: str, nonlinearity: str = "relu", rng: np.random.
         return kaiming_uniform_(t, slope, "fan_in", nonlinearity, rng)
     if scheme == "default":
         return kaiming_uniform_(t, math.sqrt(5.0), "fan_in", "leaky_relu", rng)
-    raise AutogradVizError(f"init: unknown scheme {scheme!r} (expected one of {', '.join(SCHEMES)})")
+    raise ConfigError(f"init: unknown scheme {scheme!r} (expected one of {', '.join(SCHEMES)})")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.errors import AutogradVizError, ShapeError
+from autograd_viz.errors import ConfigError, OperandError, ShapeError
 from autograd_viz.nn import init as initializers
 from autograd_viz.nn.module import Module, Parameter, Sequential
 from autograd_viz.ops import OPS
@@ -22,7 +22,7 @@ def _as_tensor(x: Any, dtype: np.dtype, layer: str) -> Tensor:
         return x
     if isinstance(x, np.ndarray):
         return Tensor(x if x.dtype == dtype else x.astype(dtype), role="input")
-    raise AutogradVizError(f"{layer}: expected a Tensor or ndarray input, got {type(x).__name__}")
+    raise OperandError(f"{layer}: expected a Tensor or ndarray input, got {type(x).__name__}")
 
 
 class Linear(Module):
@@ -32,9 +32,10 @@ class Linear(Module):
                  init: str = "default", nonlinearity: str = "relu", rng: np.random.Generator | None = None) -> None:
         super().__init__()
         if in_features < 1 or out_features < 1:
-            raise AutogradVizError(f"Linear: sizes must be >= 1, got {in_features} -> {out_features}")
+            raise ConfigError(f"Linear: in_features and out_features must be >= 1, got {in_features} -> {out_features}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         rng = rng if rng is not None else np.random.default_rng()
+        self.bias: Parameter | None
         self.weight = Parameter(np.empty((self.in_features, self.out_features), dtype=dtype))
         initializers.init_weight(self.weight, init, nonlinearity, rng)
         if bias:
@@ -101,7 +102,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
         super().__init__()
         if not 0.0 <= p < 1.0:
-            raise AutogradVizError(f"Dropout: p must be in [0, 1), got {p}")
+            raise ConfigError(f"Dropout: p must be in [0, 1), got {p}")
         self.p = float(p)
         self.rng = rng if rng is not None else np.random.default_rng()
 
@@ -124,10 +125,13 @@ class BatchNorm1d(Module):
     (the running variance uses the unbiased variance, as PyTorch does); evaluation uses the running estimates.
     """
 
+    running_mean: np.ndarray  # buffers (saved with the parameters), set by register_buffer
+    running_var: np.ndarray
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype: Any = np.float32) -> None:
         super().__init__()
         if num_features < 1:
-            raise AutogradVizError(f"BatchNorm1d: num_features must be >= 1, got {num_features}")
+            raise ConfigError(f"BatchNorm1d: num_features must be >= 1, got {num_features}")
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
         self.weight = Parameter(np.ones(num_features, dtype=dtype))
         self.bias = Parameter(np.zeros(num_features, dtype=dtype))
@@ -173,9 +177,9 @@ def mlp(sizes: list[int], activation: str = "relu", init: str = "he", dropout: f
     weight and dropout mask.
     """
     if len(sizes) < 2 or any(int(s) < 1 for s in sizes):
-        raise AutogradVizError(f"mlp: need at least two sizes, all >= 1, got {sizes}")
+        raise ConfigError(f"mlp: sizes must be at least two layer sizes, all >= 1, got {sizes}")
     if activation not in ACTIVATIONS:
-        raise AutogradVizError(f"mlp: unknown activation {activation!r} (expected one of {', '.join(ACTIVATIONS)})")
+        raise ConfigError(f"mlp: unknown activation {activation!r} (expected one of {', '.join(ACTIVATIONS)})")
     weight_rng, dropout_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     nonlinearity = "linear" if activation == "identity" else activation
     model = Sequential()
@@ -191,6 +195,7 @@ def mlp(sizes: list[int], activation: str = "relu", init: str = "he", dropout: f
                 model.add(f"drop{i}", Dropout(dropout, rng=dropout_rng))
     if output_activation is not None:
         if output_activation not in ACTIVATIONS:
-            raise AutogradVizError(f"mlp: unknown output activation {output_activation!r}")
+            raise ConfigError(f"mlp: unknown output_activation {output_activation!r} "
+                              f"(expected one of {', '.join(ACTIVATIONS)})")
         model.add("out", ACTIVATIONS[output_activation]())
     return model

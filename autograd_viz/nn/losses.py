@@ -1,4 +1,9 @@
-"""Losses (MSE forms, binary and softmax cross-entropy) and L1/L2 weight penalties, built on the op table."""
+r"""Losses (MSE, binary and softmax cross-entropy) and L1/L2 weight penalties, built on the op table.
+
+``mse_loss`` and ``cross_entropy`` are the functions of :mod:`autograd_viz.functional` (one implementation, one
+set of keywords: ``reduction="mean" | "sum" | "none"``); the lecture's :math:`\frac1{2n}\|Y-\hat Y\|^2` is
+``0.5 * mse_loss(pred, target)``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,14 @@ from typing import Any
 import numpy as np
 
 import autograd_viz.functional as F
-from autograd_viz.errors import AutogradVizError, ShapeError
+from autograd_viz.errors import DomainError, ModelError, ShapeError
+from autograd_viz.functional import cross_entropy, mse_loss
 from autograd_viz.tensor import Tensor
 
-_MSE_FORMS = ("mean", "sum", "half_sum", "half_mean")
+__all__ = ["CrossEntropyLoss", "MSELoss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+           "l1_penalty", "l2_penalty", "mse_loss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
 
 
 def _target(pred: Tensor, target: Any) -> np.ndarray:
@@ -21,14 +30,9 @@ def _target(pred: Tensor, target: Any) -> np.ndarray:
     return t
 
 
-def mse_loss(pred: Tensor, target: Any, form: str = "mean") -> Tensor:
-    r"""Squared error: ``mean`` :math:`\frac1N\sum(\hat y-y)^2`, ``sum``, ``half_sum`` :math:`\frac12\sum(\hat y-y)^2`,
-    or ``half_mean`` :math:`\frac1{2N}\sum(\hat y-y)^2` (the lecture's :math:`\frac1{2n}\|Y-\hat Y\|^2`)."""
-    if form not in _MSE_FORMS:
-        raise AutogradVizError(f"mse_loss: form must be one of {', '.join(_MSE_FORMS)}, got {form!r}")
-    t = _target(pred, target)
-    loss = F.mse_loss(pred, Tensor(t, role="const"), reduction="mean" if form.endswith("mean") else "sum")
-    return loss * 0.5 if form.startswith("half") else loss
+def _check_reduction(reduction: str, fn: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise DomainError(f"{fn}: reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}")
 
 
 def _reduce(losses: Tensor, reduction: str) -> Tensor:
@@ -36,9 +40,7 @@ def _reduce(losses: Tensor, reduction: str) -> Tensor:
         return losses.mean()
     if reduction == "sum":
         return losses.sum()
-    if reduction == "none":
-        return losses
-    raise AutogradVizError(f"loss: reduction must be mean, sum or none, got {reduction!r}")
+    return losses
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -47,6 +49,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str
     Each logit becomes the two-class logit row :math:`(0, z)`, so the fused softmax cross-entropy does the
     work: no overflow, no log of 0, and the gradient is exactly :math:`\sigma(z) - y`.
     """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
     t = _target(logits, target).reshape(-1, 1)
     pair = Tensor(np.array([[0.0, 1.0]], dtype=logits.dtype), role="const")
     rows = logits.reshape(-1, 1) @ pair
@@ -59,6 +62,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str
 def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     r"""BCE from probabilities, :math:`-[y\log p + (1-y)\log(1-p)]`; p is clipped into [ε, 1-ε] for the value
     (ε the dtype's resolution) while the gradient passes through, so p = 0 or 1 gives a large finite loss."""
+    _check_reduction(reduction, "binary_cross_entropy")
     t = _target(probs, target)
     eps = float(np.finfo(probs.dtype).eps)
     shift = Tensor(np.clip(probs.data, eps, 1.0 - eps) - probs.data, role="const")
@@ -67,16 +71,11 @@ def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") ->
     return _reduce(losses, reduction)
 
 
-def cross_entropy(logits: Tensor, target: Any, label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy of logits (N, C) against class indices or distributions (``F.cross_entropy``)."""
-    return F.cross_entropy(logits, target, label_smoothing=label_smoothing, reduction=reduction)
-
-
 def l1_penalty(params: Iterable[Tensor], lam: float) -> Tensor:
     r""":math:`\lambda\sum|w|` over the given parameters (drives weights to exactly 0)."""
     terms = [p.abs().sum() for p in params]
     if not terms:
-        raise AutogradVizError("l1_penalty: no parameters given")
+        raise ModelError("l1_penalty: got no parameters (pass model.parameters())")
     return sum(terms[1:], terms[0]) * lam
 
 
@@ -84,7 +83,7 @@ def l2_penalty(params: Iterable[Tensor], lam: float) -> Tensor:
     r""":math:`\lambda\sum w^2` over the given parameters (the lecture's form; its gradient is :math:`2\lambda w`)."""
     terms = [(p * p).sum() for p in params]
     if not terms:
-        raise AutogradVizError("l2_penalty: no parameters given")
+        raise ModelError("l2_penalty: got no parameters (pass model.parameters())")
     return sum(terms[1:], terms[0]) * lam
 
 
@@ -95,14 +94,15 @@ class CrossEntropyLoss:
         self.label_smoothing, self.reduction = float(label_smoothing), reduction
 
     def __call__(self, logits: Tensor, target: Any) -> Tensor:
-        return cross_entropy(logits, target, self.label_smoothing, self.reduction)
+        return cross_entropy(logits, target, label_smoothing=self.label_smoothing, reduction=self.reduction)
 
 
 class MSELoss:
-    """Callable squared error in one of the forms of :func:`mse_loss`."""
+    """Callable squared error with a fixed ``reduction``, like ``torch.nn.MSELoss``."""
 
-    def __init__(self, form: str = "mean") -> None:
-        self.form = form
+    def __init__(self, reduction: str = "mean") -> None:
+        _check_reduction(reduction, "MSELoss")
+        self.reduction = reduction
 
     def __call__(self, pred: Tensor, target: Any) -> Tensor:
-        return mse_loss(pred, target, self.form)
+        return mse_loss(pred, target, reduction=self.reduction)

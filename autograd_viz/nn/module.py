@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.errors import AutogradVizError, ShapeError
+from autograd_viz.errors import ModelError, ShapeError
 from autograd_viz.tensor import Tensor
 
 
@@ -29,6 +29,12 @@ class Parameter(Tensor):
 class Module:
     """Base layer: registers ``Parameter`` and ``Module`` attributes, names them, switches train/eval."""
 
+    _params: dict[str, Parameter]
+    _modules: dict[str, Module]
+    _buffers: list[str]
+    _prefix: str
+    training: bool
+
     def __init__(self) -> None:
         object.__setattr__(self, "_params", {})
         object.__setattr__(self, "_modules", {})
@@ -38,7 +44,8 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_params" not in self.__dict__:
-            raise AutogradVizError(f"{type(self).__name__}: call super().__init__() before setting attributes")
+            raise ModelError(f"{type(self).__name__}: cannot set {name!r} before Module.__init__ ran; call "
+                             "super().__init__() first in __init__")
         if isinstance(value, Parameter):
             self._params[name] = value
             value.name = self._prefix + name
@@ -70,7 +77,7 @@ class Module:
         """Make ``layer(x)`` call the subclass's ``forward`` directly (one Python frame less per layer and step)."""
         super().__init_subclass__(**kwargs)
         if "forward" in cls.__dict__ and "__call__" not in cls.__dict__:
-            cls.__call__ = cls.forward
+            cls.__call__ = cls.forward  # type: ignore[method-assign]
 
     # --- traversal --------------------------------------------------------------------------------
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -126,7 +133,8 @@ class Module:
         missing = [n for n in (*targets, *buffers) if n not in state]
         unexpected = [n for n in state if n not in targets and n not in buffers]
         if strict and (missing or unexpected):
-            raise AutogradVizError(f"load_state_dict: missing {missing or 'none'}, unexpected {unexpected or 'none'}")
+            raise ModelError(f"load_state_dict: the state does not fit {type(self).__name__}: missing "
+                             f"{missing or 'none'}, unexpected {unexpected or 'none'}")
         for name, array in state.items():
             target = targets[name].data if name in targets else buffers.get(name)
             if target is None:
@@ -160,9 +168,10 @@ class Sequential(Module):
     def add(self, name: str, layer: Module) -> None:
         """Append ``layer`` under ``name`` (its parameters become ``name.weight`` ...)."""
         if not isinstance(layer, Module):
-            raise AutogradVizError(f"Sequential: layer {name!r} is a {type(layer).__name__}, not a Module")
+            raise ModelError(f"Sequential: layer {name!r} is a {type(layer).__name__}, not a Module")
         if name in self._modules or not name.isidentifier() and not name.isdigit():
-            raise AutogradVizError(f"Sequential: bad or repeated layer name {name!r}")
+            what = "is already taken" if name in self._modules else "is not an identifier or a number"
+            raise ModelError(f"Sequential: layer name {name!r} {what}")
         setattr(self, name, layer)
 
     def forward(self, x: Any) -> Any:

@@ -15,20 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.errors import AutogradVizError
+from autograd_viz.errors import ConfigError, OptimizerError
 from autograd_viz.tensor import Tensor
 
 FLUSH_EVERY = 16
 FLUSH_BELOW = 1e-30
 
 
-def _check(name: str, value: float, low: float = 0.0, high: float | None = None, open_high: bool = False) -> float:
+def _check(owner: str, name: str, value: float, low: float = 0.0, high: float | None = None,
+           open_high: bool = False) -> float:
+    """``value`` as a float, or a ConfigError naming ``owner``'s setting when it is not finite and in range."""
     value = float(value)
     bad = not math.isfinite(value) or value < low or (high is not None and (value >= high if open_high
                                                                           else value > high))
     if bad:
         bound = f"in [{low}, {high}{')' if open_high else ']'}" if high is not None else f">= {low}"
-        raise AutogradVizError(f"optimizer: {name} must be {bound}, got {value}")
+        raise ConfigError(f"{owner}: {name} must be {bound}, got {value}")
     return value
 
 
@@ -62,16 +64,21 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Tensor], lr: float, weight_decay: float = 0.0) -> None:
         self.params = list(params)
+        owner = type(self).__name__
         if not self.params:
-            raise AutogradVizError("optimizer: got an empty parameter list")
+            raise OptimizerError(f"{owner}: got an empty parameter list (pass model.parameters())")
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad or p.op is not None:
-                raise AutogradVizError(f"optimizer: parameter {i} ({getattr(p, 'name', p)!r}) is not a leaf "
-                                       "Tensor that requires grad")
-        if len({id(p) for p in self.params}) != len(self.params):
-            raise AutogradVizError("optimizer: a parameter appears twice")
-        self.lr = _check("lr", lr)
-        self.weight_decay = _check("weight_decay", weight_decay)
+                raise OptimizerError(f"{owner}: parameter {i} ({getattr(p, 'name', p)!r}) is not a leaf "
+                                     "Tensor that requires grad")
+        seen: dict[int, int] = {}
+        for i, p in enumerate(self.params):
+            if id(p) in seen:
+                raise OptimizerError(f"{owner}: parameters {seen[id(p)]} and {i} are the same Tensor "
+                                     f"({p.name!r}); pass each parameter once")
+            seen[id(p)] = i
+        self.lr = _check(owner, "lr", lr)
+        self.weight_decay = _check(owner, "weight_decay", weight_decay)
         self.step_count = 0
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
         self._scratch: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(self.params)
@@ -142,6 +149,7 @@ class Optimizer:
 
     def _flat_step(self, grads: list[np.ndarray]) -> None:
         flat = self._flat
+        assert flat is not None  # step() calls this only once the flat buffers exist
         for g, view in zip(grads, flat.grad_views, strict=True):
             np.copyto(view, g)
         if self.weight_decay:
@@ -183,13 +191,15 @@ class Optimizer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (shapes must match the parameters)."""
         params = state["params"]
+        owner = type(self).__name__
         if len(params) != len(self.params):
-            raise AutogradVizError(f"optimizer: state has {len(params)} parameters, optimizer has {len(self.params)}")
+            raise OptimizerError(f"{owner}.load_state_dict: the state has {len(params)} parameters, the optimizer "
+                                 f"has {len(self.params)}")
         for p, st in zip(self.params, params, strict=True):
             for k, v in st.items():
                 if isinstance(v, np.ndarray) and v.shape != p.shape:
-                    raise AutogradVizError(f"optimizer: state {k!r} of {p.name!r} has shape {v.shape}, "
-                                           f"the parameter has {p.shape}")
+                    raise OptimizerError(f"{owner}.load_state_dict: state {k!r} of {p.name!r} has shape "
+                                         f"{v.shape}, the parameter has {p.shape}")
         self.step_count = int(state["step_count"])
         self.lr = float(state["lr"])
         self.state = [{k: (np.array(v, dtype=p.dtype) if isinstance(v, np.ndarray) else int(v))
@@ -211,16 +221,17 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
-        self.momentum = _check("momentum", momentum, 0.0, 1.0, open_high=True)
-        self.dampening = _check("dampening", dampening, 0.0, 1.0)
+        self.momentum = _check("SGD", "momentum", momentum, 0.0, 1.0, open_high=True)
+        self.dampening = _check("SGD", "dampening", dampening, 0.0, 1.0)
         if nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise AutogradVizError("optimizer: Nesterov momentum needs momentum > 0 and dampening = 0")
+            raise ConfigError(f"SGD: Nesterov momentum needs momentum > 0 and dampening = 0, got "
+                              f"momentum={self.momentum}, dampening={self.dampening}")
         self.nesterov = bool(nesterov)
 
     def _init_state(self, p: np.ndarray) -> dict[str, Any]:
         return {"step": 0, **({"momentum_buffer": np.zeros_like(p)} if self.momentum else {})}
 
-    def _update(self, g, st, tmp):
+    def _update(self, g: np.ndarray, st: dict[str, Any], tmp: np.ndarray) -> np.ndarray:
         mu = self.momentum
         if mu:
             buf = st["momentum_buffer"]
@@ -247,19 +258,19 @@ class Adagrad(Optimizer):
     r""":math:`G \leftarrow G + g^2,\ w \leftarrow w - \frac{\eta_t}{\sqrt{G}+\epsilon} g` with
     :math:`\eta_t = \eta / (1 + (t-1)\,\text{lr\_decay})`."""
 
-    state_keys = ("sum",)
+    state_keys: tuple[str, ...] = ("sum",)
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
         super().__init__(params, lr, weight_decay)
-        self.lr_decay = _check("lr_decay", lr_decay)
-        self.initial_accumulator_value = _check("initial_accumulator_value", initial_accumulator_value)
-        self.eps = _check("eps", eps)
+        self.lr_decay = _check("Adagrad", "lr_decay", lr_decay)
+        self.initial_accumulator_value = _check("Adagrad", "initial_accumulator_value", initial_accumulator_value)
+        self.eps = _check("Adagrad", "eps", eps)
 
     def _init_state(self, p: np.ndarray) -> dict[str, Any]:
         return {"step": 0, "sum": np.full_like(p, self.initial_accumulator_value)}
 
-    def _update(self, g, st, tmp):
+    def _update(self, g: np.ndarray, st: dict[str, Any], tmp: np.ndarray) -> np.ndarray:
         clr = self.lr / (1.0 + (st["step"] - 1) * self.lr_decay)
         s = st["sum"]
         np.multiply(g, g, out=tmp)
@@ -275,19 +286,19 @@ class RMSprop(Optimizer):
     r""":math:`s \leftarrow \alpha s + (1-\alpha) g^2,\ w \leftarrow w - \eta\, g / (\sqrt{s} + \epsilon)`;
     optional momentum on the scaled step, and ``centered`` (subtract the squared mean gradient)."""
 
-    state_keys = ("square_avg",)
+    state_keys: tuple[str, ...] = ("square_avg",)
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
         super().__init__(params, lr, weight_decay)
-        self.alpha = _check("alpha", alpha, 0.0, 1.0)
-        self.eps = _check("eps", eps)
-        self.momentum = _check("momentum", momentum, 0.0, 1.0, open_high=True)
+        self.alpha = _check("RMSprop", "alpha", alpha, 0.0, 1.0)
+        self.eps = _check("RMSprop", "eps", eps)
+        self.momentum = _check("RMSprop", "momentum", momentum, 0.0, 1.0, open_high=True)
         self.centered = bool(centered)
         self.state_keys = ("square_avg",) + (("momentum_buffer",) if self.momentum else ()) + \
             (("grad_avg",) if self.centered else ())
 
-    def _update(self, g, st, tmp):
+    def _update(self, g: np.ndarray, st: dict[str, Any], tmp: np.ndarray) -> np.ndarray:
         a = self.alpha
         sq = st["square_avg"]
         sq *= a
@@ -324,19 +335,19 @@ class Adam(Optimizer):
     each moving average costs one multiply and one add per step; the constants move into the update.
     """
 
-    state_keys = ("exp_avg", "exp_avg_sq")
+    state_keys: tuple[str, ...] = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
         super().__init__(params, lr, weight_decay)
-        self.beta1 = _check("beta1", betas[0], 0.0, 1.0, open_high=True)
-        self.beta2 = _check("beta2", betas[1], 0.0, 1.0, open_high=True)
-        self.eps = _check("eps", eps)
+        self.beta1 = _check("Adam", "beta1", betas[0], 0.0, 1.0, open_high=True)
+        self.beta2 = _check("Adam", "beta2", betas[1], 0.0, 1.0, open_high=True)
+        self.eps = _check("Adam", "eps", eps)
         self.amsgrad = bool(amsgrad)
         if self.amsgrad:
             self.state_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
-    def _update(self, g, st, tmp):
+    def _update(self, g: np.ndarray, st: dict[str, Any], tmp: np.ndarray) -> np.ndarray:
         b1, b2, t = self.beta1, self.beta2, st["step"]
         m, w = st["exp_avg"], st["exp_avg_sq"]
         m *= b1
@@ -358,16 +369,16 @@ class Adamax(Optimizer):
     r"""Adam with the infinity norm: :math:`u \leftarrow \max(\beta_2 u, |g| + \epsilon)`,
     :math:`w \leftarrow w - \frac{\eta}{1-\beta_1^t}\, m / u`."""
 
-    state_keys = ("exp_avg", "exp_inf")
+    state_keys: tuple[str, ...] = ("exp_avg", "exp_inf")
 
     def __init__(self, params: Iterable[Tensor], lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
-        self.beta1 = _check("beta1", betas[0], 0.0, 1.0, open_high=True)
-        self.beta2 = _check("beta2", betas[1], 0.0, 1.0, open_high=True)
-        self.eps = _check("eps", eps)
+        self.beta1 = _check("Adamax", "beta1", betas[0], 0.0, 1.0, open_high=True)
+        self.beta2 = _check("Adamax", "beta2", betas[1], 0.0, 1.0, open_high=True)
+        self.eps = _check("Adamax", "eps", eps)
 
-    def _update(self, g, st, tmp):
+    def _update(self, g: np.ndarray, st: dict[str, Any], tmp: np.ndarray) -> np.ndarray:
         b1, t = self.beta1, st["step"]
         m, u = st["exp_avg"], st["exp_inf"]
         m *= b1
@@ -398,6 +409,6 @@ def make_optimizer(name: str, params: Iterable[Tensor], lr: float, weight_decay:
                    **kwargs: Any) -> Optimizer:
     """An optimizer by name (sgd, momentum, nesterov, adagrad, rmsprop, adam, adamax)."""
     if name not in OPTIMIZERS:
-        raise AutogradVizError(f"unknown optimizer {name!r} (expected one of {', '.join(OPTIMIZERS)})")
+        raise ConfigError(f"make_optimizer: unknown optimizer {name!r} (expected one of {', '.join(OPTIMIZERS)})")
     cls, fixed = OPTIMIZERS[name]
     return cls(params, lr=lr, weight_decay=weight_decay, **{**fixed, **kwargs})

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 
-from autograd_viz.errors import AutogradVizError
+from autograd_viz.errors import ConfigError
 
 
-def _positive(name: str, value: float, allow_zero: bool = False) -> float:
+def _positive(owner: str, name: str, value: float, allow_zero: bool = False) -> float:
     value = float(value)
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise AutogradVizError(f"schedule: {name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+        raise ConfigError(f"{owner}: {name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
     return value
 
 
@@ -34,7 +34,8 @@ class ExponentialDecay(Schedule):
     r""":math:`\eta_s = \eta_0 e^{-ks}`."""
 
     def __init__(self, lr: float, k: float) -> None:
-        self.lr, self.k = _positive("lr", lr), _positive("k", k, allow_zero=True)
+        self.lr = _positive("ExponentialDecay", "lr", lr)
+        self.k = _positive("ExponentialDecay", "k", k, allow_zero=True)
 
     def __call__(self, s: int) -> float:
         return self.lr * math.exp(-self.k * s)
@@ -44,7 +45,8 @@ class InverseTimeDecay(Schedule):
     r""":math:`\eta_s = \eta_0 / (1 + ks)`."""
 
     def __init__(self, lr: float, k: float) -> None:
-        self.lr, self.k = _positive("lr", lr), _positive("k", k, allow_zero=True)
+        self.lr = _positive("InverseTimeDecay", "lr", lr)
+        self.k = _positive("InverseTimeDecay", "k", k, allow_zero=True)
 
     def __call__(self, s: int) -> float:
         return self.lr / (1.0 + self.k * s)
@@ -54,9 +56,9 @@ class StepDecay(Schedule):
     r""":math:`\eta_s = \eta_0 \gamma^{\lfloor s / n \rfloor}` (multiply by gamma every ``step_size`` steps)."""
 
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
-        self.lr, self.gamma = _positive("lr", lr), _positive("gamma", gamma)
+        self.lr, self.gamma = _positive("StepDecay", "lr", lr), _positive("StepDecay", "gamma", gamma)
         if int(step_size) < 1:
-            raise AutogradVizError(f"schedule: step_size must be >= 1, got {step_size}")
+            raise ConfigError(f"StepDecay: step_size must be >= 1, got {step_size}")
         self.step_size = int(step_size)
 
     def __call__(self, s: int) -> float:
@@ -67,10 +69,12 @@ class CyclicalLR(Schedule):
     """Triangular cycles between ``base_lr`` and ``max_lr``: up for ``step_size`` steps, down for as many."""
 
     def __init__(self, base_lr: float, max_lr: float, step_size: int) -> None:
-        self.base_lr, self.max_lr = _positive("base_lr", base_lr, allow_zero=True), _positive("max_lr", max_lr)
-        if self.max_lr < self.base_lr or int(step_size) < 1:
-            raise AutogradVizError(f"schedule: need base_lr <= max_lr and step_size >= 1, got {base_lr}, {max_lr}, "
-                                   f"{step_size}")
+        self.base_lr = _positive("CyclicalLR", "base_lr", base_lr, allow_zero=True)
+        self.max_lr = _positive("CyclicalLR", "max_lr", max_lr)
+        if self.max_lr < self.base_lr:
+            raise ConfigError(f"CyclicalLR: need base_lr <= max_lr, got base_lr={base_lr}, max_lr={max_lr}")
+        if int(step_size) < 1:
+            raise ConfigError(f"CyclicalLR: step_size must be >= 1, got {step_size}")
         self.step_size = int(step_size)
 
     def __call__(self, s: int) -> float:
@@ -84,9 +88,10 @@ class CosineWarmRestarts(Schedule):
     :math:`\eta_0` after :math:`T_i` steps, with :math:`T_{i+1} = T_{mult} T_i`."""
 
     def __init__(self, lr: float, t_0: int, t_mult: int = 1, eta_min: float = 0.0) -> None:
-        self.lr, self.eta_min = _positive("lr", lr), _positive("eta_min", eta_min, allow_zero=True)
+        self.lr = _positive("CosineWarmRestarts", "lr", lr)
+        self.eta_min = _positive("CosineWarmRestarts", "eta_min", eta_min, allow_zero=True)
         if int(t_0) < 1 or int(t_mult) < 1:
-            raise AutogradVizError(f"schedule: need t_0 >= 1 and t_mult >= 1, got {t_0}, {t_mult}")
+            raise ConfigError(f"CosineWarmRestarts: need t_0 >= 1 and t_mult >= 1, got t_0={t_0}, t_mult={t_mult}")
         self.t_0, self.t_mult = int(t_0), int(t_mult)
 
     def __call__(self, s: int) -> float:
@@ -99,7 +104,7 @@ class CosineWarmRestarts(Schedule):
 
 class Constant(Schedule):
     def __init__(self, lr: float) -> None:
-        self.lr = _positive("lr", lr, allow_zero=True)
+        self.lr = _positive("Constant", "lr", lr, allow_zero=True)
 
     def __call__(self, s: int) -> float:
         return self.lr
@@ -122,4 +127,4 @@ def make_schedule(name: str, lr: float, epochs: int) -> Schedule:
         return CyclicalLR(lr / 10.0, lr, step_size=max(epochs // 4, 1))
     if name == "cosine-restarts":
         return CosineWarmRestarts(lr, t_0=max(epochs // 3, 1), t_mult=2)
-    raise AutogradVizError(f"unknown schedule {name!r} (expected one of {', '.join(SCHEDULES)})")
+    raise ConfigError(f"make_schedule: unknown schedule {name!r} (expected one of {', '.join(SCHEDULES)})")
