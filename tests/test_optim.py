@@ -56,6 +56,12 @@ def test_matches_pytorch_float64(name, kwargs):
         ref.step()
         for p, t in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=0, atol=1e-12)
+    # the state holds what PyTorch's holds, under the same keys (exp_avg is Adam's m, not a rescaled m)
+    for st, t in zip(opt.state, theirs, strict=True):
+        arrays = {k: v for k, v in st.items() if isinstance(v, np.ndarray)}
+        assert bool(arrays) == (name != "SGD" or "momentum" in kwargs)  # plain SGD keeps none
+        for key, value in arrays.items():
+            np.testing.assert_allclose(value, ref.state[t][key].numpy(), rtol=1e-12, atol=1e-15, err_msg=key)
 
 
 def _run(opt_cls, kwargs, steps=3):
@@ -174,6 +180,59 @@ def test_state_dict_round_trip_continues_identically():
         np.testing.assert_array_equal(p.data, q.data)
 
 
+def test_adam_moments_are_the_moving_averages_of_the_formula():
+    p = Parameter(np.array([1.0, -2.0]))
+    opt = optim.Adam([p], lr=0.1, betas=(0.9, 0.99), amsgrad=True)
+    g1, g2 = np.array([0.5, -1.0]), np.array([-0.25, 2.0])
+    for g in (g1, g2):
+        p.grad = g
+        opt.step()
+    st = opt.state[0]
+    m = 0.9 * (0.1 * g1) + 0.1 * g2
+    v = 0.99 * (0.01 * g1**2) + 0.01 * g2**2
+    np.testing.assert_allclose(st["exp_avg"], m, rtol=1e-15)
+    np.testing.assert_allclose(st["exp_avg_sq"], v, rtol=1e-15)
+    np.testing.assert_allclose(st["max_exp_avg_sq"], np.maximum(0.01 * g1**2, v), rtol=1e-15)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_state_saved_before_version_2_loads_and_continues_identically(amsgrad):
+    """Version-1 states (no "version" key) held exp_avg = m/(1-b1) and exp_avg_sq = v/(1-b2)."""
+    a, b = _params(), _params()
+    opt_a = optim.Adam(a, lr=0.01, betas=(0.8, 0.95), amsgrad=amsgrad)
+    grads = _grads(5)
+    for g in grads[:3]:
+        for p, x in zip(a, g, strict=True):
+            p.grad = x
+        opt_a.step()
+    old = opt_a.state_dict()
+    assert old.pop("version") == optim.optimizers.STATE_VERSION == 2
+    for st in old["params"]:  # what the old code stored
+        st["exp_avg"] /= 1 - 0.8
+        st["exp_avg_sq"] /= 1 - 0.95
+        if amsgrad:
+            st["max_exp_avg_sq"] /= 1 - 0.95
+    for p, q in zip(a, b, strict=True):
+        q.data[...] = p.data
+    opt_b = optim.Adam(b, lr=0.01, betas=(0.8, 0.95), amsgrad=amsgrad)
+    opt_b.load_state_dict(old)
+    for g in grads[3:]:
+        for p, q, x in zip(a, b, g, strict=True):
+            p.grad = q.grad = x
+        opt_a.step()
+        opt_b.step()
+    for p, q in zip(a, b, strict=True):
+        np.testing.assert_allclose(q.data, p.data, rtol=1e-14, atol=1e-15)
+
+
+def test_a_state_from_a_newer_version_is_refused():
+    ps = _params()
+    state = optim.SGD(ps, lr=0.1).state_dict()
+    state["version"] = 99
+    with pytest.raises(OptimizerError, match="state version 99 is newer"):
+        optim.SGD(ps, lr=0.1).load_state_dict(state)
+
+
 def test_bad_settings_are_rejected():
     ps = _params()
     with pytest.raises(ConfigError, match=r"SGD: lr must be >= 0.0, got -1.0"):
@@ -265,3 +324,9 @@ def test_parameters_without_gradient_are_skipped_like_pytorch(name):
         ref.step()
         for p, t in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=0, atol=1e-12)
+    # the state holds what PyTorch's holds, under the same keys (exp_avg is Adam's m, not a rescaled m)
+    for st, t in zip(opt.state, theirs, strict=True):
+        arrays = {k: v for k, v in st.items() if isinstance(v, np.ndarray)}
+        assert bool(arrays) == (name != "SGD" or "momentum" in kwargs)  # plain SGD keeps none
+        for key, value in arrays.items():
+            np.testing.assert_allclose(value, ref.state[t][key].numpy(), rtol=1e-12, atol=1e-15, err_msg=key)

@@ -20,6 +20,9 @@ from autograd_viz.tensor import Tensor
 
 FLUSH_EVERY = 16
 FLUSH_BELOW = 1e-30
+#: version of what ``state_dict`` returns. 2: Adam keeps ``exp_avg``/``exp_avg_sq`` as PyTorch does; states
+#: without a version (1) held them divided by (1 - beta), and :meth:`Adam.load_state_dict` converts them.
+STATE_VERSION = 2
 
 
 def _check(owner: str, name: str, value: float, low: float = 0.0, high: float | None = None,
@@ -183,15 +186,20 @@ class Optimizer:
 
     # --- state for checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """``{"step_count", "lr", "params": [{"step": n, key: array, ...} per parameter]}`` (copies)."""
-        return {"step_count": self.step_count, "lr": self.lr,
+        """``{"version", "step_count", "lr", "params": [{"step": n, key: array, ...} per parameter]}`` (copies)."""
+        return {"version": STATE_VERSION, "step_count": self.step_count, "lr": self.lr,
                 "params": [{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
                            for st in self.state]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (shapes must match the parameters)."""
+        """Restore what :meth:`state_dict` returned (shapes must match the parameters); a state without
+        ``version`` is taken as version 1 and converted."""
         params = state["params"]
         owner = type(self).__name__
+        version = int(state.get("version", 1))
+        if version > STATE_VERSION:
+            raise OptimizerError(f"{owner}.load_state_dict: state version {version} is newer than this library's "
+                                 f"{STATE_VERSION}; upgrade autograd-viz to load it")
         if len(params) != len(self.params):
             raise OptimizerError(f"{owner}.load_state_dict: the state has {len(params)} parameters, the optimizer "
                                  f"has {len(self.params)}")
@@ -204,8 +212,14 @@ class Optimizer:
         self.lr = float(state["lr"])
         self.state = [{k: (np.array(v, dtype=p.dtype) if isinstance(v, np.ndarray) else int(v))
                        for k, v in st.items()} for p, st in zip(self.params, params, strict=True)]
+        if version < STATE_VERSION:
+            for st in self.state:
+                self._upgrade_state(st)
         self._flat = None  # rebuilt from these arrays at the next step
         self._scratch = [None] * len(self.params)
+
+    def _upgrade_state(self, st: dict[str, Any]) -> None:
+        """Convert one parameter's version-1 state in place (only Adam's changed)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr}, weight_decay={self.weight_decay}, {len(self.params)} params)"
@@ -331,8 +345,8 @@ class Adam(Optimizer):
     r""":math:`m \leftarrow \beta_1 m + (1-\beta_1)g,\ v \leftarrow \beta_2 v + (1-\beta_2)g^2,\
     w \leftarrow w - \frac{\eta}{1-\beta_1^t}\, m / (\sqrt{v/(1-\beta_2^t)} + \epsilon)` (optional AMSGrad).
 
-    The state is kept scaled, ``exp_avg`` = :math:`m/(1-\beta_1)` and ``exp_avg_sq`` = :math:`v/(1-\beta_2)`, so
-    each moving average costs one multiply and one add per step; the constants move into the update.
+    The state holds :math:`m` as ``exp_avg`` and :math:`v` as ``exp_avg_sq`` (with AMSGrad, the running maximum
+    of :math:`v` as ``max_exp_avg_sq``): the same keys and values as ``torch.optim.Adam``'s state.
     """
 
     state_keys: tuple[str, ...] = ("exp_avg", "exp_avg_sq")
@@ -349,20 +363,31 @@ class Adam(Optimizer):
 
     def _update(self, g: np.ndarray, st: dict[str, Any], tmp: np.ndarray) -> np.ndarray:
         b1, b2, t = self.beta1, self.beta2, st["step"]
-        m, w = st["exp_avg"], st["exp_avg_sq"]
-        m *= b1
-        m += g
-        w *= b2
-        np.multiply(g, g, out=tmp)
-        w += tmp
+        m, v = st["exp_avg"], st["exp_avg_sq"]
+        m *= b1  # m = b1 m + (1 - b1) g
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2  # v = b2 v + (1 - b2) g²
+        np.multiply(g, 1.0 - b2, out=tmp)
+        tmp *= g
+        v += tmp
         if self.amsgrad:
-            w = np.maximum(st["max_exp_avg_sq"], w, out=st["max_exp_avg_sq"])
-        s = math.sqrt((1.0 - b2) / (1.0 - b2**t))  # sqrt(v / bias correction) = s * sqrt(w)
-        np.sqrt(w, out=tmp)
-        tmp += self.eps / s
+            v = np.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
+        # step = lr/(1-b1^t) · m / (sqrt(v/(1-b2^t)) + eps) = lr·c/(1-b1^t) · m / (sqrt(v) + eps·c), c = sqrt(1-b2^t)
+        c = math.sqrt(1.0 - b2**t)
+        np.sqrt(v, out=tmp)
+        tmp += self.eps * c
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr * (1.0 - b1) / ((1.0 - b1**t) * s)
+        tmp *= self.lr * c / (1.0 - b1**t)
         return tmp
+
+    def _upgrade_state(self, st: dict[str, Any]) -> None:
+        """Version 1 kept exp_avg = m/(1-b1) and exp_avg_sq (and its maximum) = v/(1-b2)."""
+        if "exp_avg" in st:
+            st["exp_avg"] *= 1.0 - self.beta1
+        for key in ("exp_avg_sq", "max_exp_avg_sq"):
+            if key in st:
+                st[key] *= 1.0 - self.beta2
 
 
 class Adamax(Optimizer):

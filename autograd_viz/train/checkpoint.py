@@ -46,7 +46,8 @@ def save_checkpoint(path: str | os.PathLike, model: Module, optimizer: Optimizer
         for i, st in enumerate(state["params"]):
             steps.append(int(st.get("step", 0)))
             arrays.update({f"optim/{i}/{k}": v for k, v in st.items() if isinstance(v, np.ndarray)})
-        meta["optimizer"] = {"class": type(optimizer).__name__, "step_count": state["step_count"],
+        meta["optimizer"] = {"class": type(optimizer).__name__, "version": state["version"],
+                             "step_count": state["step_count"],
                              "lr": state["lr"], "steps": steps, "initialised": [bool(st) for st in state["params"]]}
     arrays.update({f"extra/{k}": np.asarray(v) for k, v in (extra or {}).items()})
     arrays["meta"] = np.array(json.dumps(meta))
@@ -87,7 +88,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             prefix = f"optim/{i}/"
             st.update({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
             params.append(st)
-        optimizer_state = {"step_count": info["step_count"], "lr": info["lr"], "params": params}
+        optimizer_state = {"version": info.get("version", 1), "step_count": info["step_count"], "lr": info["lr"],
+                           "params": params}
     return Checkpoint(model_state, meta, optimizer_state, extra)
 
 
