@@ -16,7 +16,7 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from autograd_viz.errors import DataError
 
@@ -54,7 +54,7 @@ class _Progress:
             self.stream.flush()
 
 
-def _fetch(url: str, handle, timeout: float, progress: _Progress) -> str:
+def _fetch(url: str, handle: BinaryIO, timeout: float, progress: _Progress) -> str:
     """Stream ``url`` into ``handle``; return the sha256 of the bytes. Raises OSError/HTTPException on failure."""
     digest = hashlib.sha256()
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (scheme checked by the caller)
@@ -96,7 +96,7 @@ def _gunzipped_sha256(path: Path, where: str) -> str:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
-    if _unreachable(exc):
+    if isinstance(exc, urllib.error.URLError) and _unreachable(exc):
         return f"cannot resolve the host ({exc.reason}; offline?)"
     if isinstance(exc, urllib.error.URLError):
         return f"{exc.reason}"

@@ -224,7 +224,7 @@ def _describe_source(paths: dict[str, Path]) -> str:
     return ", ".join(str(p) for p in paths.values())
 
 
-def _load(dataset: str, data_dir: str | os.PathLike | None, **options) -> Dataset:
+def _load(dataset: str, data_dir: str | os.PathLike | None, **options: Any) -> Dataset:
     paths = locate(dataset, FILES, data_dir, **options)
     train_images, train_labels = _read_split(dataset, paths, "train")
     test_images, test_labels = _read_split(dataset, paths, "t10k")
