@@ -3,6 +3,7 @@ give what it says, the test command is where .ci/run reads it, and its compariso
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import subprocess
@@ -30,19 +31,45 @@ def _section(title: str) -> str:
     return README[start:end if end != -1 else None]
 
 
-def test_test_command_is_two_lines_below_the_marker() -> None:
+def _extras() -> dict[str, set[str]]:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]
+    return {name: {re.split(r"[<>=!~ \[]", d)[0].lower() for d in deps} for name, deps in extras.items()}
+
+
+def _installed_extra(command: str) -> str:
+    """The extra a README ``pip install -e ".[extra]" && ...`` line installs."""
+    match = re.match(r'pip install -e "\.\[([a-z,]+)\]" && ', command)
+    assert match, f"not a `pip install -e \".[extra]\" && ...` line: {command!r}"
+    return match.group(1)
+
+
+def test_ci_reads_a_pytest_run_with_the_test_extra_from_the_readme() -> None:
+    # .ci/run takes the line two below the marker (sed '/<!-- test-command -->/{n;n;p;}'): do the same here
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    assert "sed -n '/<!-- test-command -->/{n;n;p;}' README.md" in ci
     lines = README.splitlines()
     marker = lines.index("<!-- test-command -->")
-    assert lines[marker + 1] == "```bash"
-    assert lines[marker + 2] == 'pip install -e ".[test]" && python -m pytest -q'  # what .ci/run executes
+    assert lines[marker + 1] == "```bash" and lines[marker + 3] == "```"  # shown to readers as one command
+    command = lines[marker + 2]
+    assert _installed_extra(command) == "test"
+    runner = shlex.split(command.split("&&", 1)[1])
+    assert runner[:3] == ["python", "-m", "pytest"]
+    assert "pytest" in _extras()["test"]
 
 
-def test_first_command_installs_everything_the_demo_uses() -> None:
+def test_first_command_installs_everything_the_demo_imports() -> None:
     first = _blocks("bash")[0].strip()
-    assert first == 'pip install -e ".[all]" && autograd-viz demo'
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["optional-dependencies"]
-    assert set(extras["plot"]) <= set(extras["all"])
-    assert {"nbclient", "nbformat", "ipykernel"} <= {re.split(r"[<>=!~ ]", d)[0] for d in extras["test"]}
+    extra = _installed_extra(first)
+    assert shlex.split(first.split("&&", 1)[1]) == ["autograd-viz", "demo"]
+    # every optional package the demo and the training it runs import must come with that extra
+    demo_sources = "".join((ROOT / "autograd_viz" / path).read_text("utf-8")
+                           for path in ("commands/demo.py", "train/plots.py", "train/threads.py"))
+    optional = {name for name in ("matplotlib", "threadpoolctl") if re.search(rf"\bimport {name}\b|from {name}\b",
+                                                                              demo_sources)}
+    assert optional == {"matplotlib", "threadpoolctl"}
+    assert optional <= _extras()[extra]
+    assert _extras()["plot"] <= _extras()[extra]
+    assert {"nbclient", "nbformat", "ipykernel"} <= _extras()["test"]  # tests/test_notebook.py runs the notebook
 
 
 def _cli_lines() -> list[list[str]]:
@@ -71,14 +98,43 @@ def test_every_picture_exists_and_is_relative() -> None:
         assert (ROOT / path).is_file(), f"README shows {path}, which does not exist"
 
 
-def test_python_example_runs_and_backward_semantics_are_stated() -> None:
+def test_python_example_runs_and_prints_the_derivative_its_comment_gives() -> None:
     code = next(body for body in _blocks("python") if "from autograd_viz import" in body)
+    assert "# dy/da = 3 σ(7)(1 − σ(7))" in code
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert float(done.stdout.split()[0]) == pytest.approx(0.0027306, rel=1e-4)  # 3 σ(7)(1 − σ(7))
-    sentence = " ".join(README.split())
-    assert ("intermediate gradients are recomputed each time, leaf gradients accumulate like PyTorch until "
-            "`zero_grad()`") in sentence
+    s = 1.0 / (1.0 + math.exp(-7.0))
+    assert float(done.stdout.split()[0]) == pytest.approx(3 * s * (1 - s), rel=1e-12)
+
+
+def test_repeated_backward_recomputes_intermediates_and_accumulates_leaves() -> None:
+    """What the README says about calling backward() more than once, checked on both engines."""
+    import numpy as np
+
+    from autograd_viz import Tensor, Value
+
+    a = Value(2.0, name="a")
+    h = a * 3 + 1
+    y = h.sigmoid()
+    s = 1.0 / (1.0 + math.exp(-7.0))
+    for times in (1, 2, 3):
+        y.backward()
+        assert h.grad == pytest.approx(s * (1 - s), rel=1e-12)  # recomputed, not summed
+        assert a.grad == pytest.approx(times * 3 * s * (1 - s), rel=1e-12)  # accumulated
+    a.zero_grad()
+    y.backward()
+    assert a.grad == pytest.approx(3 * s * (1 - s), rel=1e-12)
+
+    w = Tensor(np.array([1.0, -2.0]), requires_grad=True, name="w")
+    z = w * w
+    loss = z.sum()
+    loss.backward()
+    loss.backward()
+    np.testing.assert_allclose(z.grad, [1.0, 1.0])
+    np.testing.assert_allclose(w.grad, 2 * (2 * w.data))
+    w.zero_grad()
+    loss.backward()
+    np.testing.assert_allclose(w.grad, 2 * w.data)
 
 
 def test_derivation_format_example_gives_the_verdicts_the_readme_shows(tmp_path: Path) -> None:
