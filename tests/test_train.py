@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from autograd_viz import nn, optim
+from autograd_viz.errors import AutogradVizError, ShapeError
 from autograd_viz.train import (
     CheckpointError,
     History,
@@ -70,7 +71,7 @@ def test_early_stopping_restores_best_weights():
     assert len(history) == best + 2
     best_loss = history.rows[best - 1]["val_loss"]
     assert trainer.evaluate(x[:200], noise)["loss"] == pytest.approx(best_loss, rel=1e-5)
-    with pytest.raises(Exception, match="validation data"):
+    with pytest.raises(AutogradVizError, match="validation data"):
         Trainer(*make(), quiet=True).fit(x, y, 2, patience=2)
 
 
@@ -89,7 +90,7 @@ def test_nan_detection_names_step_and_layer():
 
 def test_labels_that_do_not_fit_the_output_are_rejected():
     x, y = blobs()
-    with pytest.raises(Exception, match=r"labels 0\.\.5 do not fit"):
+    with pytest.raises(ShapeError, match=r"labels 0\.\.5 do not fit"):
         Trainer(*make(), quiet=True).fit(x, np.where(y == 2, 5, y), 1)
 
 
