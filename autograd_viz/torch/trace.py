@@ -316,7 +316,8 @@ class _Builder:
             node = self.leaf(fn)
             self.records[fn] = TorchFunction(name=name, ops=(), node=node)
         elif fn in self.fused.values() and fn not in self.opaque:
-            self.records[fn] = TorchFunction(name=name, ops=(), node=None, note="fused into cross_entropy")
+            self.records[fn] = TorchFunction(name=name, ops=("cross_entropy",), node=None,
+                                             note="fused with the NllLossBackward0 after it")
             return
         else:
             node, ops, note = None, (), None
@@ -759,7 +760,7 @@ def _verify(b: _Builder, fns: list[Any]) -> dict[Any, str]:
     bad: dict[Any, str] = {}
     for fn in fns:
         rec = b.records[fn]
-        if not rec.ops:
+        if not rec.ops or fn not in b.nodes:
             continue
         node = b.nodes[fn]
         if fn in b.observed and fn not in b.tainted:
