@@ -351,3 +351,15 @@ def test_safetensors_round_trip_both_ways(tmp_path):
         load_safetensors(model, tmp_path / "bad.safetensors")
     with pytest.raises(AutogradVizError, match="missing"):
         load_safetensors(nn.mlp([6, 10, 10, 3]), path)
+
+
+def test_readme_section_example_runs(tmp_path):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    section = readme[readme.index("## When you outgrow autograd_viz"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "fc1.weightᵀ" in done.stdout and (tmp_path / "mlp.safetensors").is_file()
