@@ -247,6 +247,23 @@ def test_a_mapping_pytorch_disagrees_with_is_refused_and_drawn_as_unknown():
     np.testing.assert_array_equal(graph.named["x"].grad, graph.torch_grads["x"])
 
 
+def test_batchnorm_and_dropout_model_in_float32_gradients_still_match():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.ReLU(),
+                                torch.nn.Dropout(0.5), torch.nn.Linear(6, 3))
+    loss = TF.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 3, (8,)))
+    graph = trace_torch(loss, model)
+    assert "NativeBatchNormBackward0" in {f.name for f in graph.unknown}
+    assert "unknown NativeBatchNormBackward0" in draw(graph.root, kind="both").source
+    graph.root.backward()
+    for name, node in graph.named.items():
+        np.testing.assert_allclose(node.grad, graph.torch_grads[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    a = torch.randn(4, requires_grad=True)
+    first, second = a.split(2)
+    with pytest.raises(TorchBridgeError, match="SplitBackward0 has several outputs"):
+        trace_torch((first * second).sum())
+
+
 def test_max_nodes_collapse_and_svg_rendering_work_on_a_pytorch_graph(tmp_path):
     model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
     loss = TF.mse_loss(model(torch.randn(4, 3)), torch.zeros(4, 2))

@@ -52,11 +52,11 @@ def _opaque_backward(m: Any, g: Any, node: Node) -> tuple:
     """PyTorch's own VJP: the gradients it computed for this upstream gradient, else its function called anew."""
     state = node.saved
     upstream = state["grad_out"]
-    if upstream is not None and np.shape(g) == np.shape(upstream) and np.allclose(g, upstream, rtol=1e-12, atol=0):
-        grads = state["grad_in"]
+    if upstream is not None and np.shape(g) == np.shape(upstream) and _close(g, upstream):
+        grads = state["grad_in"]  # the upstream gradient PyTorch saw (to rounding): its own answer
     else:
         try:
-            out = state["fn"](torch.as_tensor(np.asarray(g, dtype=state["dtype"])))
+            out = state["fn"](torch.from_numpy(np.array(g, dtype=state["dtype"])))
         except RuntimeError as exc:
             raise GraphError(f"{state['name']}: PyTorch could not run its backward again ({exc}); "
                              "keep the graph alive with backward(retain_graph=True)") from None
@@ -359,14 +359,14 @@ class _Builder:
         slots = [k for k, (nxt, _) in enumerate(fn.next_functions) if nxt is not None]
         parents = tuple(self.nodes[fn.next_functions[k][0]] for k in slots)
         unrecorded = fn not in self.observed
+        meta = getattr(fn, "_input_metadata", None)
+        dtype = torch.empty(0, dtype=meta[0].dtype).numpy().dtype if meta else np.dtype(np.float64)
         if not unrecorded:
             value = self.observed[fn]
         else:
-            meta = getattr(fn, "_input_metadata", None)
-            shape = tuple(meta[0].shape) if meta else ()
-            value = np.full(shape, np.nan)
+            value = np.full(tuple(meta[0].shape) if meta else (), np.nan, dtype=dtype)
         grad = self.grads.get(fn)
-        state = {"fn": fn, "name": name, "slots": slots, "dtype": np.asarray(value).dtype,
+        state = {"fn": fn, "name": name, "slots": slots, "dtype": dtype,
                  "grad_out": None if grad is None else grad[1],
                  "grad_in": None if grad is None else grad[0]}
         node = self._make(np.asarray(value), True, None, None)
@@ -830,7 +830,7 @@ def trace_torch(tensor: Any, params: Any = None, engine: str = "auto") -> TorchG
         for nxt, nr in fn.next_functions:
             if nxt is not None and nr != 0:
                 raise TorchBridgeError(f"draw_torch: {_fn_name(nxt)} has several outputs with gradients "
-                                       "(output {nr} is used); such functions are not supported yet")
+                                       f"(output {nr} is used by {_fn_name(fn)}); such functions are not supported")
     observed = _observed_values(tensor, fns)
     grads, leaf_grads = _torch_gradients(tensor, fns)
     scalar_ok = all(_fn_name(fn) in SCALAR_FUNCTIONS for fn in fns) and all(
