@@ -32,13 +32,13 @@ def _torch_dtype(torch: Any, dtype: np.dtype) -> Any:
                                                                                           torch.float32)
 
 
-def _layer_to_torch(torch: Any, path: str, layer: nn.Module) -> Any:
+def _layer_to_torch(torch: Any, path: str, layer: Any) -> Any:
     tnn = torch.nn
     if isinstance(layer, nn.Sequential):
         from collections import OrderedDict
 
         return tnn.Sequential(OrderedDict((name, _layer_to_torch(torch, f"{path}.{name}".lstrip("."), child))
-                                          for name, child in layer._modules.items()))
+                                          for name, child in layer.named_modules() if name and "." not in name))
     if isinstance(layer, nn.Linear):
         dtype = _torch_dtype(torch, layer.weight.dtype)
         twin = tnn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None, dtype=dtype)
@@ -73,11 +73,11 @@ def to_torch(model: nn.Module) -> Any:
     if not isinstance(model, nn.Sequential):
         raise TorchBridgeError(f"to_torch: expected an autograd_viz nn.Sequential, got {type(model).__name__}")
     twin = _layer_to_torch(torch, "", model)
-    twin.train(model.training)
+    twin.train(bool(getattr(model, "training", True)))
     return twin
 
 
-def _layer_from_torch(torch: Any, path: str, layer: Any) -> nn.Module:
+def _layer_from_torch(torch: Any, path: str, layer: Any) -> Any:
     tnn = torch.nn
     kind = type(layer)
     where = f"from_torch: layer {path or '(root)'!r} ({kind.__name__})"
@@ -88,7 +88,7 @@ def _layer_from_torch(torch: Any, path: str, layer: Any) -> nn.Module:
         return model
     if kind is tnn.Linear:
         w = layer.weight.detach().cpu().numpy()
-        ours = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None, dtype=w.dtype)
+        ours: Any = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None, dtype=w.dtype)
         ours.weight.data[...] = w.T
         if layer.bias is not None:
             ours.bias.data[...] = layer.bias.detach().cpu().numpy()

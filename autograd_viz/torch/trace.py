@@ -312,6 +312,7 @@ class _Builder:
     def build(self, fn: Any) -> None:
         name = _fn_name(fn)
         before = _creation_mark()
+        node: Any = None
         if name == _LEAF:
             node = self.leaf(fn)
             self.records[fn] = TorchFunction(name=name, ops=(), node=node)
@@ -320,7 +321,8 @@ class _Builder:
                                              note="fused with the NllLossBackward0 after it")
             return
         else:
-            node, ops, note = None, (), None
+            ops: tuple[str, ...] = ()
+            note: str | None = None
             mapper = MAPPERS.get(name)
             if fn in self.opaque:
                 note = self.opaque[fn]
@@ -415,7 +417,7 @@ def _add_sub(sign: int) -> Mapper:
     def mapper(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
         _alpha_one(fn)
         nexts = fn.next_functions
-        x = [b.nodes[n] if n is not None else None for n, _ in nexts]
+        x: list[Any] = [b.nodes[n] if n is not None else None for n, _ in nexts]
         if x[0] is None or x[1] is None:
             k = 0 if x[0] is None else 1
             other = x[1 - k]
@@ -476,10 +478,11 @@ def _pow1(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
 
 def _pow2(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
     base = _saved(fn, "_saved_self")
-    x = b.operand(fn, 0)
+    x: Any = b.operand(fn, 0)
     if not isinstance(x, Node):
         raise _Unmappable("no input")
-    return float(base) ** x, ("pow",)
+    number: Any = float(base)
+    return number ** x, ("pow",)
 
 
 def _reciprocal(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
@@ -556,7 +559,7 @@ def _select(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
 
 def _index(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
     x = b.operand(fn, 0)
-    parts = []
+    parts: list[Any] = []
     for t in _saved(fn, "_saved_indices"):
         if t is None:
             parts.append(slice(None))
