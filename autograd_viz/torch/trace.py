@@ -260,6 +260,8 @@ class _Builder:
         name = self._name_of(t)
         if name is None and t.dim() == 0:
             return float(t.item())
+        if name is not None and name in self.named:  # the same named tensor saved by another function
+            return self.named[name]
         key = (t.data_ptr(), tuple(t.shape), t.stride(), str(t.dtype))
         if key not in self.consts:
             self.consts[key] = self._make(_numpy(t), False, name, "input")
@@ -299,9 +301,6 @@ class _Builder:
         if t is None:
             raise _Unmappable(f"{attr} is not saved")
         return self.const(t)
-
-    def value_of(self, x: Any) -> Any:
-        return x.data if isinstance(x, Node) else x
 
     def out_value(self, fn: Any) -> np.ndarray:
         if fn not in self.observed:
