@@ -27,6 +27,7 @@ from autograd_viz.torch import (  # noqa: E402
     draw_torch,
     from_torch,
     load_safetensors,
+    record_values,
     save_safetensors,
     to_torch,
     trace_torch,
@@ -258,6 +259,13 @@ def test_batchnorm_and_dropout_model_in_float32_gradients_still_match():
     graph.root.backward()
     for name, node in graph.named.items():
         np.testing.assert_allclose(node.grad, graph.torch_grads[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    assert "non-finite" in draw(graph.root, kind="forward").source  # BatchNorm's output: not saved by PyTorch
+    with record_values() as values:  # ... unless the forward pass is recorded
+        loss = TF.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 3, (8,)))
+    graph = trace_torch(loss, model, values=values)
+    assert [f.name for f in graph.unknown] == ["NativeBatchNormBackward0"], graph.report()
+    dot = draw_torch(loss, model, values=values, kind="forward").source
+    assert "non-finite" not in dot and "unknown NativeBatchNormBackward0" in dot
     a = torch.randn(4, requires_grad=True)
     first, second = a.split(2)
     with pytest.raises(TorchBridgeError, match="SplitBackward0 has several outputs"):

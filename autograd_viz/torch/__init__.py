@@ -16,6 +16,8 @@ from typing import Any
 _LAZY = {
     "draw_torch": "autograd_viz.torch.draw",
     "trace_torch": "autograd_viz.torch.trace",
+    "record_values": "autograd_viz.torch.trace",
+    "ValueRecord": "autograd_viz.torch.trace",
     "TorchGraph": "autograd_viz.torch.trace",
     "TorchFunction": "autograd_viz.torch.trace",
     "TorchBridgeError": "autograd_viz.torch.errors",

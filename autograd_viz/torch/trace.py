@@ -17,7 +17,8 @@ drawn with a derivative that is not PyTorch's), and the disagreement is listed i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,8 @@ from autograd_viz.tensor import Tensor  # noqa: E402
 
 _U64 = 2**64
 
-__all__ = ["MAPPERS", "TorchBridgeError", "TorchFunction", "TorchGraph", "opaque_op", "trace_torch"]
+__all__ = ["MAPPERS", "TorchBridgeError", "TorchFunction", "TorchGraph", "ValueRecord", "opaque_op", "record_values",
+           "trace_torch"]
 
 
 # --- opaque nodes: PyTorch functions with no op-table counterpart ------------------------------------------
@@ -126,6 +128,43 @@ class TorchGraph:
             note = f" ({f.note})" if f.note else ""
             lines.append(f"{f.name:<24} -> {what}{note}" + (f"  [{', '.join(diffs)}]" if diffs else ""))
         return "\n".join(lines)
+
+
+# --- forward values PyTorch does not keep ----------------------------------------------------------------
+
+class ValueRecord(dict):
+    """Forward outputs seen while :func:`record_values` was active, by the ``grad_fn`` that produced them."""
+
+
+@contextmanager
+def record_values() -> Iterator[ValueRecord]:
+    """Record the output of every PyTorch function called in the block (a ``TorchFunctionMode``), so values
+    PyTorch does not save for backward (a BatchNorm's output before a ReLU) are drawn too::
+
+        with record_values() as values:
+            loss = F.cross_entropy(model(x), y)
+        draw_torch(loss, params=model, values=values)
+    """
+    from torch.overrides import TorchFunctionMode
+
+    record = ValueRecord()
+
+    def keep(out: Any) -> None:
+        if isinstance(out, torch.Tensor):
+            if out.grad_fn is not None and out.grad_fn not in record:
+                record[out.grad_fn] = _numpy(out)
+        elif isinstance(out, tuple | list):
+            for item in out:
+                keep(item)
+
+    class _Recorder(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            out = func(*args, **(kwargs or {}))
+            keep(out)
+            return out
+
+    with _Recorder():
+        yield record
 
 
 # --- the walk ---------------------------------------------------------------------------------------------
@@ -664,10 +703,11 @@ SCALAR_FUNCTIONS = frozenset({
 
 # --- observing PyTorch ------------------------------------------------------------------------------------
 
-def _observed_values(root: Any, fns: list[Any]) -> dict[Any, np.ndarray]:
-    """PyTorch's own output value of each function where it kept one: the root, ``_saved_result``, or a
-    consumer's saved input."""
+def _observed_values(root: Any, fns: list[Any], recorded: Mapping[Any, np.ndarray]) -> dict[Any, np.ndarray]:
+    """PyTorch's own output value of each function where it kept one: the root, ``_saved_result``, a consumer's
+    saved input, or a value from :func:`record_values`."""
     seen: dict[Any, np.ndarray] = {root.grad_fn: _numpy(root)}
+    seen.update((fn, np.asarray(value)) for fn, value in recorded.items() if fn in set(fns))
     for fn in fns:
         name = _fn_name(fn)
         if name == _LEAF:
@@ -812,12 +852,14 @@ def _params_mapping(params: Any) -> dict[str, Any]:
     return out
 
 
-def trace_torch(tensor: Any, params: Any = None, engine: str = "auto") -> TorchGraph:
+def trace_torch(tensor: Any, params: Any = None, engine: str = "auto", values: Mapping[Any, Any] | None = None
+                ) -> TorchGraph:
     """Rebuild the autograd graph of the PyTorch ``tensor`` with our engine (see the module docstring).
 
     params: names for tensors (``{"fc1.weight": w, "x": x, "h": h}``: leaves, inputs and intermediates) or a
     ``torch.nn.Module`` (its ``named_parameters``). engine: ``"auto"`` uses ``Value`` when every tensor is a
-    single number and every function is elementwise, ``"tensor"``/``"scalar"`` force one.
+    single number and every function is elementwise, ``"tensor"``/``"scalar"`` force one. values: a
+    :func:`record_values` record, for outputs PyTorch did not save (else they are drawn as NaN, "not recorded").
     """
     if not isinstance(tensor, torch.Tensor):
         raise TorchBridgeError(f"draw_torch: expected a torch.Tensor, got {type(tensor).__name__}")
@@ -833,7 +875,7 @@ def trace_torch(tensor: Any, params: Any = None, engine: str = "auto") -> TorchG
             if nxt is not None and nr != 0:
                 raise TorchBridgeError(f"draw_torch: {_fn_name(nxt)} has several outputs with gradients "
                                        f"(output {nr} is used by {_fn_name(fn)}); such functions are not supported")
-    observed = _observed_values(tensor, fns)
+    observed = _observed_values(tensor, fns, values or {})
     grads, leaf_grads = _torch_gradients(tensor, fns)
     scalar_ok = all(_fn_name(fn) in SCALAR_FUNCTIONS for fn in fns) and all(
         v.ndim == 0 for v in observed.values()) and all(
