@@ -388,3 +388,16 @@ def test_readme_section_example_runs(tmp_path):
                           check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "fc1.weightᵀ" in done.stdout and (tmp_path / "mlp.safetensors").is_file()
+
+
+def test_compare_reads_gradients_from_a_mapping_of_retained_tensors():
+    loss, names = notes_in_torch(a=0.3)
+    for t in (names["z"], names["y"]):
+        t.retain_grad()
+    loss.backward()
+    table = compare(notes_example(a=0.3), {k: names[k] for k in ("a", "b", "z", "y")})
+    assert [r.name for r in table.rows] == ["a", "b", "z", "y"] and table.ok(rtol=1e-12, atol=1e-15), str(table)
+    assert "max |Δ grad|" in str(table)
+    broken = compare(notes_example(a=0.3, b=0.0), {k: names[k] for k in ("a", "b")})
+    assert not broken.ok() and broken["b"].value_diff == pytest.approx(1.0)
+    assert compare(notes_example(), {"nope": names["a"]}).missing == ["nope"]
