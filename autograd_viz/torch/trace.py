@@ -343,7 +343,8 @@ class _Builder:
 
     def out_value(self, fn: Any) -> np.ndarray:
         if fn not in self.observed:
-            raise _Unmappable("its constant input was not saved and its output value is unknown")
+            raise _Unmappable("PyTorch saved neither its constant input nor its output (record the forward pass "
+                              "with record_values() to map it)")
         return self.observed[fn]
 
     # --- one function -------------------------------------------------------------------------------
@@ -707,12 +708,13 @@ def _observed_values(root: Any, fns: list[Any], recorded: Mapping[Any, np.ndarra
     """PyTorch's own output value of each function where it kept one: the root, ``_saved_result``, a consumer's
     saved input, or a value from :func:`record_values`."""
     seen: dict[Any, np.ndarray] = {root.grad_fn: _numpy(root)}
-    seen.update((fn, np.asarray(value)) for fn, value in recorded.items() if fn in set(fns))
+    members = set(fns)
+    seen.update((fn, np.asarray(value)) for fn, value in recorded.items() if fn in members)
     for fn in fns:
         name = _fn_name(fn)
         if name == _LEAF:
             continue
-        result = _saved(fn, "_saved_result") if "_saved_result" in dir(fn) else None
+        result = _saved(fn, "_saved_result")
         if isinstance(result, torch.Tensor):
             seen.setdefault(fn, _numpy(result))
         for attr, i in SAVED_INPUTS.get(name, {}).items():
