@@ -58,7 +58,12 @@ def _opaque_backward(m: Any, g: Any, node: Node) -> tuple:
         grads = state["grad_in"]  # the upstream gradient PyTorch saw (to rounding): its own answer
     else:
         try:
-            out = state["fn"](torch.from_numpy(np.array(g, dtype=state["dtype"])))
+            upstreams = [torch.from_numpy(np.array(g, dtype=state["dtype"])) if k == state["output"]
+                         else torch.from_numpy(np.zeros(shape, dtype=dtype))
+                         for k, (shape, dtype) in enumerate(state["metas"])]
+            out = state["fn"](*upstreams)
+            if isinstance(out, torch.Tensor):  # a function of one input returns its gradient bare
+                out = (out,)
         except RuntimeError as exc:
             raise GraphError(f"{state['name']}: PyTorch could not run its backward again ({exc}); "
                              "keep the graph alive with backward(retain_graph=True)") from None
@@ -151,8 +156,9 @@ def record_values() -> Iterator[ValueRecord]:
 
     def keep(out: Any) -> None:
         if isinstance(out, torch.Tensor):
-            if out.grad_fn is not None and out.grad_fn not in record:
-                record[out.grad_fn] = _numpy(out)
+            key = _key(out.grad_fn, out.output_nr) if out.grad_fn is not None else None
+            if key is not None and key not in record:
+                record[key] = _numpy(out)
         elif isinstance(out, tuple | list):
             for item in out:
                 keep(item)
@@ -193,6 +199,11 @@ SAVED_INPUTS: dict[str, dict[str, int]] = {
 }
 
 _LEAF = "AccumulateGrad"
+
+
+def _key(fn: Any, nr: int) -> Any:
+    """The key of output ``nr`` of ``fn``: the function itself for output 0, ``(fn, nr)`` for the others."""
+    return fn if nr == 0 else (fn, nr)
 
 
 def _fn_name(fn: Any) -> str:
@@ -254,8 +265,9 @@ class _Builder:
     """Builds our nodes for one PyTorch graph (one pass; ``opaque`` lists functions to draw as unknown)."""
 
     def __init__(self, params: Mapping[str, Any], scalar: bool, opaque: dict[Any, str],
-                 observed: dict[Any, Any], grads: dict[Any, tuple]) -> None:
+                 observed: dict[Any, Any], grads: dict[Any, tuple], outputs: dict[Any, set[int]]) -> None:
         self.scalar, self.opaque, self.observed, self.grads = scalar, opaque, observed, grads
+        self.outputs = outputs  # functions with a used output other than 0 -> the outputs used
         self.names = {id(t): name for name, t in params.items()}
         self.by_fn = {t.grad_fn: name for name, t in params.items() if t.grad_fn is not None}
         self.param_list = list(params.items())
@@ -331,9 +343,9 @@ class _Builder:
 
     # --- operands --------------------------------------------------------------------------------------
     def operand(self, fn: Any, i: int, attr: str | None = None) -> Any:
-        nxt = fn.next_functions[i][0]
+        nxt, nr = fn.next_functions[i]
         if nxt is not None:
-            return self.nodes[nxt]
+            return self.nodes[_key(nxt, nr)]
         if attr is None:
             raise _Unmappable(f"input {i} is not saved")
         t = _saved(fn, attr)
@@ -377,9 +389,12 @@ class _Builder:
                 except (AutogradVizError, ValueError, TypeError, IndexError) as exc:
                     node, note = None, f"our op refused it: {exc}"
             if node is None:
+                for nr in sorted(self.outputs.get(fn, ())):
+                    if nr:
+                        self.nodes[(fn, nr)] = self.opaque_node(fn, name, nr)
                 node, ops = self.opaque_node(fn, name), ()
-            elif any(id(self.nodes[n]) in self.unrecorded for n, _ in self.fused.get(fn, fn).next_functions
-                     if n is not None):
+            elif any(id(self.nodes[_key(n, nr)]) in self.unrecorded
+                     for n, nr in self.fused.get(fn, fn).next_functions if n is not None):
                 self.tainted.add(fn)
                 if fn in self.observed:
                     value = self.observed[fn]
@@ -396,22 +411,21 @@ class _Builder:
         self.nodes[fn] = node
         self.created[fn] = _created_since(before, node)
 
-    def opaque_node(self, fn: Any, name: str) -> Node:
+    def opaque_node(self, fn: Any, name: str, nr: int = 0) -> Node:
+        """Output ``nr`` of ``fn`` as a drawing-only node whose VJP is PyTorch's."""
         slots = [k for k, (nxt, _) in enumerate(fn.next_functions) if nxt is not None]
-        parents = tuple(self.nodes[fn.next_functions[k][0]] for k in slots)
-        unrecorded = fn not in self.observed
-        meta = getattr(fn, "_input_metadata", None)
-        dtype = torch.empty(0, dtype=meta[0].dtype).numpy().dtype if meta else np.dtype(np.float64)
-        if not unrecorded:
-            value = self.observed[fn]
-        else:
-            value = np.full(tuple(meta[0].shape) if meta else (), np.nan, dtype=dtype)
-        grad = self.grads.get(fn)
-        state = {"fn": fn, "name": name, "slots": slots, "dtype": dtype,
+        parents = tuple(self.nodes[_key(*fn.next_functions[k])] for k in slots)
+        unrecorded = _key(fn, nr) not in self.observed
+        metas = [(tuple(m.shape), torch.empty(0, dtype=m.dtype).numpy().dtype)
+                 for m in getattr(fn, "_input_metadata", ())] or [((), np.dtype(np.float64))]
+        shape, dtype = metas[min(nr, len(metas) - 1)]
+        value = np.full(shape, np.nan, dtype=dtype) if unrecorded else self.observed[_key(fn, nr)]
+        grad = self.grads.get(fn) if len(metas) == 1 else None  # cached answers only when there is one output
+        state = {"fn": fn, "name": name, "slots": slots, "dtype": dtype, "output": nr, "metas": metas,
                  "grad_out": None if grad is None else grad[1],
                  "grad_in": None if grad is None else grad[0]}
         node = self._make(np.asarray(value), True, None, None)
-        node.op = opaque_op(name, len(parents))
+        node.op = opaque_op(name if len(metas) == 1 else f"{name}[{nr}]", len(parents))
         node.parents = parents
         node.attrs = None
         node.saved = state
@@ -456,7 +470,7 @@ def _add_sub(sign: int) -> Mapper:
     def mapper(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
         _alpha_one(fn)
         nexts = fn.next_functions
-        x: list[Any] = [b.nodes[n] if n is not None else None for n, _ in nexts]
+        x: list[Any] = [b.nodes[_key(n, nr)] if n is not None else None for n, nr in nexts]
         if x[0] is None or x[1] is None:
             k = 0 if x[0] is None else 1
             other = x[1 - k]
@@ -707,9 +721,10 @@ SCALAR_FUNCTIONS = frozenset({
 def _observed_values(root: Any, fns: list[Any], recorded: Mapping[Any, np.ndarray]) -> dict[Any, np.ndarray]:
     """PyTorch's own output value of each function where it kept one: the root, ``_saved_result``, a consumer's
     saved input, or a value from :func:`record_values`."""
-    seen: dict[Any, np.ndarray] = {root.grad_fn: _numpy(root)}
+    seen: dict[Any, np.ndarray] = {_key(root.grad_fn, root.output_nr): _numpy(root)}
     members = set(fns)
-    seen.update((fn, np.asarray(value)) for fn, value in recorded.items() if fn in members)
+    seen.update((key, np.asarray(value)) for key, value in recorded.items()
+                if (key[0] if isinstance(key, tuple) else key) in members)
     for fn in fns:
         name = _fn_name(fn)
         if name == _LEAF:
@@ -718,10 +733,10 @@ def _observed_values(root: Any, fns: list[Any], recorded: Mapping[Any, np.ndarra
         if isinstance(result, torch.Tensor):
             seen.setdefault(fn, _numpy(result))
         for attr, i in SAVED_INPUTS.get(name, {}).items():
-            producer = fn.next_functions[i][0] if i < len(fn.next_functions) else None
+            producer, nr = fn.next_functions[i] if i < len(fn.next_functions) else (None, 0)
             t = _saved(fn, attr)
             if producer is not None and isinstance(t, torch.Tensor) and _fn_name(producer) != _LEAF:
-                seen.setdefault(producer, _numpy(t))
+                seen.setdefault(_key(producer, nr), _numpy(t))
     return seen
 
 
@@ -780,7 +795,7 @@ def _local_grads(b: _Builder, fn: Any, seed: Any) -> dict[int, Any]:
     """Our VJP of ``seed`` through the nodes made for ``fn``: gradient per input slot (next_functions index)."""
     made = b.created[fn]
     inside = {id(n) for n in made}
-    acc: dict[int, Any] = {id(b.nodes[fn]): seed}
+    acc: dict[int, Any] = {id(b.nodes[fn]): seed}  # mapped functions have one output
     out: dict[int, Any] = {}
     for node in sorted(made, key=lambda n: n.index, reverse=True):
         g = acc.get(id(node))
@@ -795,8 +810,8 @@ def _local_grads(b: _Builder, fn: Any, seed: Any) -> dict[int, Any]:
             else:
                 out[key] = part if key not in out else out[key] + part
     source = b.fused.get(fn, fn)
-    return {k: out.get(id(b.nodes[nxt])) for k, (nxt, _) in enumerate(source.next_functions)
-            if nxt is not None and nxt in b.nodes}
+    return {k: out.get(id(b.nodes[_key(nxt, nr)])) for k, (nxt, nr) in enumerate(source.next_functions)
+            if nxt is not None and _key(nxt, nr) in b.nodes}
 
 
 def _verify(b: _Builder, fns: list[Any]) -> dict[Any, str]:
@@ -872,11 +887,14 @@ def trace_torch(tensor: Any, params: Any = None, engine: str = "auto", values: M
         raise TorchBridgeError(f"draw_torch: engine must be 'auto', 'tensor' or 'scalar', got {engine!r}")
     mapping = _params_mapping(params)
     fns = _functions(tensor.grad_fn)
+    outputs: dict[Any, set[int]] = {}
     for fn in fns:
         for nxt, nr in fn.next_functions:
             if nxt is not None and nr != 0:
-                raise TorchBridgeError(f"draw_torch: {_fn_name(nxt)} has several outputs with gradients "
-                                       f"(output {nr} is used by {_fn_name(fn)}); such functions are not supported")
+                outputs.setdefault(nxt, set()).add(nr)
+    if tensor.output_nr:
+        outputs.setdefault(tensor.grad_fn, set()).add(tensor.output_nr)
+    opaque: dict[Any, str] = {fn: "several outputs: one unknown node per output" for fn in outputs}
     observed = _observed_values(tensor, fns, values or {})
     grads, leaf_grads = _torch_gradients(tensor, fns)
     scalar_ok = all(_fn_name(fn) in SCALAR_FUNCTIONS for fn in fns) and all(
@@ -885,9 +903,8 @@ def trace_torch(tensor: Any, params: Any = None, engine: str = "auto", values: M
     if engine == "scalar" and not scalar_ok:
         raise TorchBridgeError("draw_torch: engine='scalar' needs a graph of single numbers and elementwise ops")
     scalar = scalar_ok if engine == "auto" else engine == "scalar"
-    opaque: dict[Any, str] = {}
     for _attempt in range(len(fns) + 1):
-        b = _Builder(mapping, scalar, opaque, observed, grads)
+        b = _Builder(mapping, scalar, opaque, observed, grads, outputs)
         for fn in fns:
             if _fn_name(fn) == "NllLossBackward0" and fn not in opaque:
                 ls = fn.next_functions[0][0]
@@ -910,7 +927,7 @@ def trace_torch(tensor: Any, params: Any = None, engine: str = "auto", values: M
                 observed[fn] = np.asarray(b.nodes[fn].data)  # our forward agrees where it could be checked
             if fn in b.fused:
                 opaque[b.fused[fn]] = "refused with the nll_loss after it"
-    root = b.nodes[tensor.grad_fn]
+    root = b.nodes[_key(tensor.grad_fn, tensor.output_nr)]
     graph = TorchGraph(root=root, functions=[b.records[fn] for fn in fns], named=dict(b.named))
     leaf_fns = [fn for fn in fns if _fn_name(fn) == _LEAF]
     by_leaf = {id(fn.variable): g for fn, g in zip(leaf_fns, leaf_grads, strict=True)}
