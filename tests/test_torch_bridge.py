@@ -423,3 +423,19 @@ def test_compare_reads_gradients_from_a_mapping_of_retained_tensors():
     broken = compare(notes_example(a=0.3, b=0.0), {k: names[k] for k in ("a", "b")})
     assert not broken.ok() and broken["b"].value_diff == pytest.approx(1.0)
     assert compare(notes_example(), {"nope": names["a"]}).missing == ["nope"]
+
+
+def test_tracing_leaves_pytorchs_state_alone():
+    """No .grad filled (leaves or retain_grad), no tensor hook run, the graph still usable for backward()."""
+    a = torch.tensor([1.0, 2.0], dtype=D, requires_grad=True)
+    h = a * 3
+    h.retain_grad()
+    calls = []
+    h.register_hook(lambda g: calls.append(g))
+    loss = (h.tanh() + a).sum()
+    graph = trace_torch(loss, {"a": a, "h": h})
+    assert a.grad is None and h.grad is None and calls == []
+    loss.backward()
+    np.testing.assert_allclose(a.grad.numpy(), graph.torch_grads["a"], rtol=1e-15)
+    np.testing.assert_allclose(h.grad.numpy(), graph.torch_grads["h"], rtol=1e-15)
+    assert len(calls) == 1

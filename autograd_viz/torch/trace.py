@@ -741,31 +741,56 @@ def _observed_values(root: Any, fns: list[Any], recorded: Mapping[Any, np.ndarra
 
 
 def _torch_gradients(root: Any, fns: list[Any]) -> tuple[dict[Any, tuple], list[Any]]:
-    """Run PyTorch's backward once (``retain_graph=True``; ``.grad`` untouched): per function, the gradients it
-    produced for its inputs and the upstream gradient it received; and the leaves' gradients."""
+    """PyTorch's backward, run function by function (each ``grad_fn`` called directly, consumers first): per
+    function, the gradients it gives its inputs and the upstream gradient of its output 0; and the leaves'
+    gradients. Calling the functions directly runs no tensor hooks, fills no ``.grad`` (leaves' or
+    ``retain_grad()``'s) and frees nothing, so the user's own ``backward()`` afterwards is unaffected."""
     grads: dict[Any, tuple] = {}
-    leaves = [fn.variable for fn in fns if _fn_name(fn) == _LEAF]
+    leaves = [fn for fn in fns if _fn_name(fn) == _LEAF]
     if root.numel() != 1:
         return grads, [None] * len(leaves)
-    handles = []
+    pending: dict[Any, Any] = {_key(root.grad_fn, root.output_nr): torch.ones_like(root)}
+    with torch.no_grad():
+        for fn in reversed(fns):  # ``fns`` lists inputs before consumers
+            if _fn_name(fn) == _LEAF:
+                continue
+            metas = list(getattr(fn, "_input_metadata", ())) or [None]
+            upstream = [pending.pop(_key(fn, nr), None) for nr in range(len(metas))]
+            if all(g is None for g in upstream):
+                continue
+            args = [g if g is not None else torch.zeros(tuple(m.shape), dtype=m.dtype)
+                    for g, m in zip(upstream, metas, strict=True)]
+            try:
+                out = fn(*args)
+            except RuntimeError as exc:
+                raise TorchBridgeError(f"draw_torch: PyTorch's {_fn_name(fn)} failed in backward: "
+                                       f"{str(exc).splitlines()[0][:160]}") from None
+            out = (out,) if isinstance(out, torch.Tensor) else tuple(out)
+            out = tuple(None if g is None or nxt is None else _fit(g, nxt, nr)
+                        for (nxt, nr), g in zip(fn.next_functions, out, strict=False))
+            grads[fn] = ([None if g is None else _numpy(g) for g in out],
+                         None if upstream[0] is None else _numpy(upstream[0]))
+            for (nxt, nr), g in zip(fn.next_functions, out, strict=False):
+                if nxt is None or g is None:
+                    continue
+                key = _key(nxt, nr)
+                pending[key] = g if key not in pending else pending[key] + g
+    return grads, [None if pending.get(fn) is None else _numpy(pending[fn]) for fn in leaves]
 
-    def hook_for(fn: Any) -> Callable:
-        def hook(grad_inputs: tuple, grad_outputs: tuple) -> None:
-            grads[fn] = ([None if g is None else _numpy(g) for g in grad_inputs],
-                         None if grad_outputs[0] is None else _numpy(grad_outputs[0]))
-        return hook
 
-    for fn in fns:
-        if _fn_name(fn) != _LEAF:
-            handles.append(fn.register_hook(hook_for(fn)))
-    try:
-        leaf_grads = torch.autograd.grad(root, leaves, retain_graph=True, allow_unused=True) if leaves else ()
-    except RuntimeError as exc:
-        raise TorchBridgeError(f"draw_torch: PyTorch's backward failed: {str(exc).splitlines()[0][:160]}") from None
-    finally:
-        for h in handles:
-            h.remove()
-    return grads, [None if g is None else _numpy(g) for g in leaf_grads]
+def _fit(g: Any, fn: Any, nr: int) -> Any:
+    """What PyTorch's engine does between functions: sum a broadcast gradient back to the shape (and cast it to
+    the dtype) of output ``nr`` of ``fn``."""
+    metas = getattr(fn, "_input_metadata", ())
+    if nr >= len(metas):
+        return g
+    shape, dtype = tuple(metas[nr].shape), metas[nr].dtype
+    if tuple(g.shape) != shape:
+        extra = g.dim() - len(shape)
+        if extra > 0:
+            g = g.sum(dim=tuple(range(extra)))
+        g = g.sum_to_size(shape)
+    return g.to(dtype) if g.dtype != dtype else g
 
 
 def _tolerance(dtype: Any) -> tuple[float, float]:
