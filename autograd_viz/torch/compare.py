@@ -130,7 +130,9 @@ def compare(ours: Node, theirs: Any, names: Any = None) -> Comparison:
         if theirs.numel() != 1:
             raise TorchBridgeError(f"compare: the PyTorch output must be one number, it has shape "
                                    f"{tuple(theirs.shape)}")
-        got = torch.autograd.grad(theirs, [mapping[n] for n in wanted], retain_graph=True, allow_unused=True)
+        from autograd_viz.torch.trace import gradients_of
+
+        got = gradients_of(theirs, [mapping[n] for n in wanted])  # no hooks run, no .grad filled
         torch_grads = dict(zip(wanted, got, strict=True))
     elif isinstance(theirs, Mapping):
         mapping = dict(theirs)
@@ -152,7 +154,7 @@ def compare(ours: Node, theirs: Any, names: Any = None) -> Comparison:
         value = np.asarray(node.data)
         theirs_value = t.detach().cpu().numpy()
         g = torch_grads.get(name)
-        theirs_grad = None if g is None else g.detach().cpu().numpy()
+        theirs_grad = None if g is None else g.detach().cpu().numpy() if isinstance(g, torch.Tensor) else np.asarray(g)
         transposed = value.ndim == 2 and theirs_value.shape == value.shape[::-1] and value.shape != value.shape[::-1]
         if transposed:
             theirs_value = theirs_value.T

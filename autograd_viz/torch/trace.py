@@ -8,10 +8,11 @@ and from the tensors PyTorch saved for backward (``_saved_self``, ``_saved_other
 becomes an *opaque* node: drawn by its PyTorch name as ``unknown NameBackward0``, with no derivative text; its
 vector-Jacobian product is PyTorch's own function, so gradients below it stay right.
 
-Then PyTorch runs its backward (``torch.autograd.grad`` with hooks on every function; leaves' ``.grad`` are not
-touched) and each mapped function is checked locally: our output value against the one PyTorch saved, and our
-VJP of PyTorch's upstream gradient against PyTorch's. A function that disagrees is rebuilt as opaque (never
-drawn with a derivative that is not PyTorch's), and the disagreement is listed in :attr:`TorchGraph.report`.
+Then PyTorch's backward runs function by function (each ``grad_fn`` called directly: no ``.grad`` is filled, no
+hook runs, nothing is freed) and each mapped function is checked locally: our output value against the one
+PyTorch saved, and our VJP of PyTorch's upstream gradient against PyTorch's. A function that disagrees is rebuilt
+as opaque (never drawn with a derivative that is not PyTorch's), and the disagreement is listed in
+:meth:`TorchGraph.report`.
 """
 
 from __future__ import annotations
@@ -776,6 +777,26 @@ def _torch_gradients(root: Any, fns: list[Any]) -> tuple[dict[Any, tuple], list[
                 key = _key(nxt, nr)
                 pending[key] = g if key not in pending else pending[key] + g
     return grads, [None if pending.get(fn) is None else _numpy(pending[fn]) for fn in leaves]
+
+
+def gradients_of(root: Any, tensors: list[Any]) -> list[Any]:
+    """PyTorch's gradient of the one-number ``root`` w.r.t. each tensor (leaf or intermediate) as an array, ``None``
+    where it has none; like ``torch.autograd.grad`` but without running hooks or filling ``.grad``."""
+    if root.grad_fn is None:
+        return [None] * len(tensors)
+    fns = _functions(root.grad_fn)
+    grads, leaf_grads = _torch_gradients(root, fns)
+    by_leaf = {id(fn.variable): g for fn, g in zip([f for f in fns if _fn_name(f) == _LEAF], leaf_grads,
+                                                      strict=True)}
+    out: list[Any] = []
+    for t in tensors:
+        if t.grad_fn is None:
+            out.append(by_leaf.get(id(t)))
+        elif t.output_nr == 0 and t.grad_fn in grads:
+            out.append(grads[t.grad_fn][1])
+        else:
+            out.append(None)
+    return out
 
 
 def _fit(g: Any, fn: Any, nr: int) -> Any:
