@@ -1,0 +1,19 @@
+"""The bridge's error type (importable without PyTorch)."""
+
+from __future__ import annotations
+
+from autograd_viz.errors import AutogradVizError
+
+
+class TorchBridgeError(AutogradVizError, ValueError):
+    """A PyTorch object the bridge cannot take (a freed graph, an unsupported layer, a tensor without a graph)."""
+
+
+def require_torch(what: str) -> object:
+    """Import PyTorch, or raise an ImportError that says how to install it."""
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(f"{what} needs PyTorch: install a CPU torch (pip install torch==2.13.0 here), then "
+                          "pip install 'autograd-viz[torch]'") from None
+    return torch
