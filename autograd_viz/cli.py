@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "autograd_viz.commands.train:evaluate_command",
     "check": "autograd_viz.commands.check:check",
     "demo": "autograd_viz.commands.demo:demo_command",
+    "explain": "autograd_viz.commands.explain:explain_command",
 }
 
 

@@ -186,16 +186,7 @@ def _evaluate(step: Step, env: dict[str, Any], what: str) -> Any:
 
 def program_from_toml(path: str | Path, output: str | None = None) -> str:
     """A derivation file's ``[define]`` chain as a program text (its last definition, or ``output``)."""
-    p = Path(path)
-    try:
-        raw = tomllib.loads(p.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise ExpressionError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ExpressionError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ExpressionError(f"{path}: bad TOML: {exc}") from None
-    define = raw.get("define")
+    define = _read_toml(path).get("define")
     if not isinstance(define, dict) or not define:
         raise ExpressionError(f"{path}: no [define] section to draw")
     lines = []
@@ -213,10 +204,31 @@ def program_from_toml(path: str | Path, output: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def _symbols(path: str | Path) -> list[str]:
+    symbols = _read_toml(path).get("symbols", {})
+    return list(symbols) if isinstance(symbols, dict) else []
+
+
+def _read_toml(path: str | Path) -> dict:
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ExpressionError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ExpressionError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ExpressionError(f"{path}: bad TOML: {exc}") from None
+
+
 def build_toml(path: str | Path, at: dict[str, float], params: set[str] | frozenset[str] = frozenset(),
                output: str | None = None) -> tuple[Value, list[Value]]:
     """:func:`build_steps` of a derivation file's ``[define]`` chain; errors name the file."""
     program = program_from_toml(path, output)
+    # Values for the file's other symbols are fine (one --at line serves every step); unknown names are not.
+    used = set(input_names(_needed(parse_steps(program))))
+    declared = set(_symbols(path))
+    at = {k: v for k, v in at.items() if k in used or k not in declared}
     try:
         return build_steps(program, at, params)
     except ExpressionError as exc:
