@@ -226,10 +226,10 @@ def build_toml(path: str | Path, at: dict[str, float], params: set[str] | frozen
     """:func:`build_steps` of a derivation file's ``[define]`` chain; errors name the file."""
     program = program_from_toml(path, output)
     # Values for the file's other symbols are fine (one --at line serves every step); unknown names are not.
-    used = set(input_names(_needed(parse_steps(program))))
-    declared = set(_symbols(path))
-    at = {k: v for k, v in at.items() if k in used or k not in declared}
     try:
+        used = set(input_names(_needed(parse_steps(program))))
+        declared = set(_symbols(path))
+        at = {k: v for k, v in at.items() if k in used or k not in declared}
         return build_steps(program, at, params)
     except ExpressionError as exc:
         raise ExpressionError(f"{path}: [define]: {exc}") from None

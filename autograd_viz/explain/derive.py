@@ -560,7 +560,7 @@ def _scalar_gradients(d: Derivation, root: Node, order: list[Node], labels: dict
         chain = adj.get(id(node), sp.Integer(0))
         direct = sp.diff(expr[id(root)], symbols[id(node)])
         budget = min(SIMPLIFY_SECONDS, deadline - time.monotonic())
-        ok, simple = within(budget, lambda chain=chain: sp.simplify(chain), size=sp.count_ops(chain))
+        ok, simple = within(budget, lambda chain=chain: _simplify(chain), size=sp.count_ops(chain))
         formula = simple if ok else chain
         expanded = formula.replace(sigma, lambda u: 1 / (1 + sp.exp(-u)))
         if not ok:
@@ -589,7 +589,7 @@ def _scalar_gradients(d: Derivation, root: Node, order: list[Node], labels: dict
                                        f"sympy.diff of the whole expression differ at {xs} ({a} vs {b})")
             checked = "equals sympy.diff of the whole expression (at the point and three nearby points)"
         d.gradients[name] = Gradient(name=name, tex=labels[id(node)][1], value=float(value),
-                                     formula=_expr_text(formula), latex=sp.latex(formula), simplified=ok,
+                                     formula=_expr_text(formula), latex=_latex(formula), simplified=ok,
                                      checked=checked, sympy=formula)
 
 
@@ -610,6 +610,36 @@ def _sigma_class() -> Any:
             return 1 / (1 + sp.exp(-arg))
 
     return sigmoid
+
+
+def _simplify(expr: Any) -> Any:
+    """``sympy.simplify``, unless it turns ``sign(u)`` into a case split the chain did not have."""
+    import sympy as sp
+
+    out = sp.simplify(expr)
+    if out.has(sp.Piecewise) and not expr.has(sp.Piecewise):
+        return sp.factor_terms(expr)
+    return out
+
+
+def _latex(expr: Any) -> str:
+    """SymPy's LaTeX, with case splits written inline (``b if a b > 0 else 0``: mathtext and KaTeX-safe)."""
+    from sympy.printing.latex import LatexPrinter
+
+    class _Printer(LatexPrinter):
+        def _print_Piecewise(self, e: Any) -> str:
+            parts = []
+            for value, cond in e.args:
+                if cond == True:  # noqa: E712 (SymPy's true)
+                    parts.append(f"\\mathrm{{else}}\\ {self._print(value)}")
+                else:
+                    parts.append(f"{self._print(value)}\\ \\mathrm{{if}}\\ {self._print(cond)}")
+            return "\\left(" + ",\\ ".join(parts) + "\\right)"
+
+        def _print_sign(self, e: Any) -> str:
+            return f"\\operatorname{{sign}}\\left({self._print(e.args[0])}\\right)"
+
+    return _Printer().doprint(expr)
 
 
 def _number(value: float) -> Any:
