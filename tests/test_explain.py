@@ -20,7 +20,6 @@ from autograd_viz.cli import main
 from autograd_viz.explain import ExplainError, derive, explain
 from autograd_viz.explain.render import formulas
 from autograd_viz.graph import topological_order
-from autograd_viz.ops import OPS
 from autograd_viz.steps import build_steps
 from autograd_viz.viz.examples import notes_example, tensor_example
 

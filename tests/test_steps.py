@@ -13,8 +13,15 @@ from autograd_viz.cli import main
 from autograd_viz.errors import AutogradVizError, ExpressionError
 from autograd_viz.graph import topological_order
 from autograd_viz.ops import EXPR_FUNCTIONS
-from autograd_viz.steps import FUNCTIONS, build_steps, build_toml, input_names, is_program, parse_steps, \
-    program_from_toml
+from autograd_viz.steps import (
+    FUNCTIONS,
+    build_steps,
+    build_toml,
+    input_names,
+    is_program,
+    parse_steps,
+    program_from_toml,
+)
 
 NOTES = "z = a*x0 + b; y = sigmoid(z); L = (y - y0)**2/2"
 AT = {"a": 0.7, "b": -0.3, "x0": 1.5, "y0": 0.2}
@@ -44,7 +51,9 @@ def test_each_step_names_its_node() -> None:
 
 
 def test_newlines_and_a_bare_final_expression() -> None:
-    root, inputs = build_steps("n = x1*w1 + x2*w2 + b\ntanh(n)", {"x1": 2, "w1": -3, "x2": 0, "w2": 1, "b": 6.8813735870195432})
+    at = {"x1": 2, "w1": -3, "x2": 0, "w2": 1, "b": 6.8813735870195432}
+    at = {"x1": 2, "w1": -3, "x2": 0, "w2": 1, "b": 6.8813735870195432}
+    root, inputs = build_steps("n = x1*w1 + x2*w2 + b\ntanh(n)", at)
     root.backward()
     n = 2 * -3 + 6.8813735870195432
     assert root.data == pytest.approx(math.tanh(n))

@@ -25,7 +25,8 @@ from autograd_viz.explain import FORMATS
               help="Also write the derived gradients as a derivation file (prove it with autograd-viz check).")
 @click.option("--step", default=None, metavar="NAME", help="With FILE.toml: explain this [define] step, not the last.")
 @click.option("--unroll", is_flag=True, help="Tensor expressions: one Value per entry (shapes up to 4×4).")
-@click.option("--shapes", default="", metavar="NAME=RxC,...", help="--unroll: tensor inputs and shapes, e.g. X=4x4,W=4x3.")
+@click.option("--shapes", default="", metavar="NAME=RxC,...",
+              help="--unroll: tensor inputs and shapes, e.g. X=4x4,W=4x3.")
 @click.option("--seed", type=int, default=0, show_default=True, help="--unroll: seed of the random tensor inputs.")
 def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, toml_path: str | None,
                     step: str | None, unroll: bool, shapes: str, seed: int) -> None:

@@ -428,7 +428,8 @@ def _scalar_term(consumer: Node, i: int, labels: dict, upstream: float, rtol: fl
                                                                            strict=False)}
     num_names["qout"] = localtext.format_number(float(consumer.data))
     return Term(consumer=labels[id(consumer)][0], consumer_tex=labels[id(consumer)][1], index=i, local=text,
-                local_latex=localtext.to_latex(tree, tex_names), local_latex_numbers=localtext.to_latex(tree, num_names),
+                local_latex=localtext.to_latex(tree, tex_names),
+                local_latex_numbers=localtext.to_latex(tree, num_names),
                 local_value=local_value, upstream=float(upstream), contribution=float(upstream) * local_value)
 
 

@@ -130,7 +130,8 @@ def evaluate_sympy(tree: ast.expr, values: Mapping[str, Any], sigmoid: Callable[
     import sympy as sp
 
     funcs: dict[str, Callable[..., Any]] = {
-        "sigmoid": sigmoid or (lambda x: 1 / (1 + sp.exp(-x))), "tanh": sp.tanh, "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt,
+        "sigmoid": sigmoid or (lambda x: 1 / (1 + sp.exp(-x))), "tanh": sp.tanh, "exp": sp.exp, "log": sp.log,
+        "sqrt": sp.sqrt,
         "sign": sp.sign, "abs": sp.Abs, "pos": lambda x: sp.Piecewise((1, x > 0), (0, True)),
         "where_pos": lambda c, a, b: sp.Piecewise((a, c > 0), (b, True)),
         "relu": lambda x: sp.Piecewise((x, x > 0), (0, True)),
