@@ -28,8 +28,13 @@ from autograd_viz.explain import FORMATS
 @click.option("--shapes", default="", metavar="NAME=RxC,...",
               help="--unroll: tensor inputs and shapes, e.g. X=4x4,W=4x3.")
 @click.option("--seed", type=int, default=0, show_default=True, help="--unroll: seed of the random tensor inputs.")
+@click.option("--targets", default=None, metavar="I,J,...",
+              help="--unroll: class indices for cross_entropy(Z) (default: row i gets class i mod C).")
+@click.option("--draw", "draw_path", type=click.Path(dir_okay=False),
+              help="Also draw the explained graph (the unrolled scalar graph with --unroll): .dot .svg .png .pdf.")
 def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, toml_path: str | None,
-                    step: str | None, unroll: bool, shapes: str, seed: int) -> None:
+                    step: str | None, unroll: bool, shapes: str, seed: int, targets: str | None,
+                    draw_path: str | None) -> None:
     """Write the chain-rule derivation of EXPR at the --at values: forward table, backward pass node by node,
     gradients as formulas and numbers, all cross-checked.
 
@@ -50,12 +55,15 @@ def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, 
 
         if toml_path:
             raise ExplainError("--toml and --unroll cannot be combined")
-        root, _ = build_tensor_program(expr, parse_shapes(shapes), parse_assignments(at), seed)
-        result = explain_unrolled(root, names, fmt, expression=expr)
+        classes = _parse_targets(targets) if targets is not None else None
+        root, _ = build_tensor_program(expr, parse_shapes(shapes), parse_assignments(at), seed, classes)
+        result = explain_unrolled(root, names, fmt, expression=expr, draw_path=draw_path)
+        if draw_path:
+            click.echo(f"wrote {draw_path}", err=True)
         text = json.dumps(result, indent=2, ensure_ascii=False) if fmt == "json" else result
     else:
-        if shapes:
-            raise ExplainError("--shapes applies to --unroll")
+        if shapes or targets is not None:
+            raise ExplainError("--shapes and --targets apply to --unroll")
         values = parse_assignments(at)
         if expr.endswith(".toml"):
             root, _ = steps.build_toml(expr, values, output=step)
@@ -66,6 +74,11 @@ def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, 
             text = json.dumps(render.to_json(derivation), indent=2, ensure_ascii=False)
         else:
             text = render.markdown(derivation) if fmt == "md" else render.latex(derivation)
+        if draw_path:
+            from autograd_viz.viz import draw
+
+            draw.save(draw(root, kind="both"), draw_path)
+            click.echo(f"wrote {draw_path}", err=True)
         if toml_path:
             from autograd_viz.explain.proof import derivation_toml
 
@@ -76,6 +89,15 @@ def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, 
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text.rstrip("\n"))
+
+
+def _parse_targets(text: str) -> list[int]:
+    from autograd_viz.explain import ExplainError
+
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ExplainError(f"--targets {text!r}: expected class indices such as 0,2,1,0") from None
 
 
 def parse_shapes(text: str) -> dict[str, tuple[int, ...]]:

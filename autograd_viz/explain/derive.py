@@ -55,7 +55,11 @@ MAX_FD_ENTRIES = 64  # entries per tensor input checked by central differences
 
 
 def tex_name(label: str) -> str:
-    """A label in LaTeX: ``x0`` → ``x_{0}``, ``alpha`` → ``\\alpha``, ``fc1.weight`` → ``\\mathrm{fc1.weight}``."""
+    """A label in LaTeX: ``x0`` → ``x_{0}``, ``alpha`` → ``\\alpha``, ``fc1.weight`` → ``\\mathrm{fc1.weight}``,
+    the entry ``X[0,1]`` → ``X_{0,1}``."""
+    m = re.fullmatch(r"(.+)\[([0-9,]+)\]", label)
+    if m:
+        return f"{tex_name(m.group(1))}_{{{m.group(2)}}}"
     m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", label)
     if m:
         return f"{tex_name(m.group(1))}_{{{m.group(2)}}}"
@@ -71,6 +75,9 @@ def tex_name(label: str) -> str:
 
 def tex_bar(label: str) -> str:
     """The adjoint's LaTeX name: ``x0`` → ``\\bar{x}_{0}``, ``fc1.weight`` → ``\\overline{\\mathrm{fc1.weight}}``."""
+    m = re.fullmatch(r"(.+)\[([0-9,]+)\]", label)
+    if m:
+        return f"{tex_bar(m.group(1))}_{{{m.group(2)}}}"
     m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", label)
     if m and (len(m.group(1)) == 1 or m.group(1) in _GREEK):
         return f"\\bar{{{tex_name(m.group(1))}}}_{{{m.group(2)}}}"
@@ -271,8 +278,12 @@ def check_local(op: OpDef, i: int, inputs: list[Any], out: Any, attrs: dict | No
 
 
 # --- building ------------------------------------------------------------------------------------------------
-def derive(root: Node, wrt: list[str] | None = None, expression: str | None = None) -> Derivation:
-    """The checked worked solution of ``root``'s graph (``Value`` or ``Tensor``); see the module docstring."""
+def derive(root: Node, wrt: list[str] | None = None, expression: str | None = None,
+           symbolic: bool = True) -> Derivation:
+    """The checked worked solution of ``root``'s graph (``Value`` or ``Tensor``); see the module docstring.
+
+    ``symbolic=False`` (unrolled graphs) skips the gradient formulas in the inputs: each gradient is then its
+    adjoint's chain-rule sum, every term checked as usual."""
     from autograd_viz.scalar import Value
 
     order = topological_order(root)
@@ -368,8 +379,19 @@ def derive(root: Node, wrt: list[str] | None = None, expression: str | None = No
         output=labels[id(root)][0], output_tex=labels[id(root)][1],
         point={labels[id(n)][0]: _plain(n.data) for n in leaves},
         forward=forward, backward=backward, gradients={}, inputs=names, steps=steps)
-    if scalar:
+    if scalar and symbolic:
         _scalar_gradients(derivation, root, order, labels, consumers, targets)
+    elif scalar:
+        rows = {r.name: r for r in backward}
+        for node in targets:
+            name, tex = labels[id(node)]
+            row = rows[name]
+            derivation.gradients[name] = Gradient(
+                name=name, tex=tex, value=float(node.grad), simplified=False,
+                formula=" + ".join(f"{t.consumer}̄·{t.local}" for t in row.terms),
+                latex=" + ".join(f"{tex_bar(t.consumer)} \\cdot {t.local_latex}" for t in row.terms),
+                checked="each term from the op table's text (checked against SymPy); the sum equals the engine's "
+                        "backward")
     else:
         _tensor_gradients(derivation, root, order, labels, targets, rtol)
     return derivation
