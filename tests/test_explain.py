@@ -171,6 +171,34 @@ def test_out_of_budget_simplification_is_said_and_still_checked(monkeypatch: pyt
     assert out["gradients"]["a"]["value"] == pytest.approx(_notes_closed_forms()["a"], rel=1e-14)
 
 
+def test_large_graphs_get_chain_form_checked_by_differences(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(derive_module, "MAX_SYMBOLIC_OPS", 3)
+    out = explain(notes_example(), format="json")
+    assert any("central differences" in note for note in out["notes"])
+    assert out["gradients"]["a"]["formula"] == "v1̄·x0"  # the chain-rule sum of the adjoint
+    assert out["gradients"]["a"]["value"] == pytest.approx(_notes_closed_forms()["a"], rel=1e-14)
+    assert "central differences" in out["gradients"]["a"]["checked"]
+
+
+def test_large_graph_path_still_catches_a_wrong_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(derive_module, "MAX_SYMBOLIC_OPS", 3)
+    root = notes_example()
+    # text and backward wrong together (both forget the 1 − σ factor): only the whole-graph check can see it
+    _with_op(root, "sigmoid", derivatives=("σ({x0})",), backward=lambda m, g, n: (g * n.data,))
+    monkeypatch.setattr(derive_module, "check_local", _unchecked_local)
+    with pytest.raises(ExplainError, match="central differences"):
+        explain(root)
+
+
+def _unchecked_local(op, i, inputs, out, attrs, where):
+    from autograd_viz.explain import localtext
+
+    _text, tree = derive_module._text_tree(op, i, attrs)
+    values = dict(zip(derive_module._PLACEHOLDERS, [np.asarray(x, dtype=float) for x in inputs], strict=False))
+    values["qout"] = np.asarray(out, dtype=float)
+    return tree, localtext.evaluate(tree, values)
+
+
 # --- tensor graphs ---------------------------------------------------------------------------------------------
 def test_tensor_layer_in_matrix_form() -> None:
     root = tensor_example()
@@ -339,7 +367,7 @@ def test_cli_derivation_file_input() -> None:
     (("L = a +", "--at", "a=1"), "error: step 1 (L)"),
     ((NOTES, "--at", AT, "--wrt", "q"), "error: --wrt 'q'"),
     ((NOTES, "--at", AT, "--step", "y"), "error: --step applies"),
-    ((NOTES, "--at", AT, "--shapes", "X=2x2"), "error: --shapes applies"),
+    ((NOTES, "--at", AT, "--shapes", "X=2x2"), "error: --shapes and --targets apply"),
 ])
 def test_cli_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
     result = run(*args)

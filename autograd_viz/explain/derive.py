@@ -52,6 +52,8 @@ _PLACEHOLDERS = ("q0", "q1", "q2")
 SIMPLIFY_SECONDS = 2.0  # per gradient formula
 TOTAL_SYMBOLIC_SECONDS = 3.0  # for all simplifications and symbolic checks of one solution
 MAX_FD_ENTRIES = 64  # entries per tensor input checked by central differences
+SHORT_FORMULA_OPS = 20  # chain-rule products this short are not run through sympy.simplify
+MAX_SYMBOLIC_OPS = 60  # larger scalar graphs get chain-form gradients (formulas in the inputs would be pages long)
 
 
 def tex_name(label: str) -> str:
@@ -379,6 +381,14 @@ def derive(root: Node, wrt: list[str] | None = None, expression: str | None = No
         output=labels[id(root)][0], output_tex=labels[id(root)][1],
         point={labels[id(n)][0]: _plain(n.data) for n in leaves},
         forward=forward, backward=backward, gradients={}, inputs=names, steps=steps)
+    ops = sum(1 for n in order if n.op is not None)
+    by_differences = scalar and symbolic and ops > MAX_SYMBOLIC_OPS
+    if by_differences:
+        symbolic = False
+        derivation.notes.append(f"the graph has {ops} operations: gradient formulas in the inputs are written for "
+                                f"graphs of up to {MAX_SYMBOLIC_OPS}; each gradient is shown as its chain-rule sum and "
+                                "checked against float64 central differences of the whole expression")
+        _check_by_differences(derivation, order, targets, labels)
     if scalar and symbolic:
         _scalar_gradients(derivation, root, order, labels, consumers, targets)
     elif scalar:
@@ -391,7 +401,7 @@ def derive(root: Node, wrt: list[str] | None = None, expression: str | None = No
                 formula=" + ".join(f"{t.consumer}̄·{t.local}" for t in row.terms),
                 latex=" + ".join(f"{tex_bar(t.consumer)} \\cdot {t.local_latex}" for t in row.terms),
                 checked="each term from the op table's text (checked against SymPy); the sum equals the engine's "
-                        "backward")
+                        "backward" + (" and float64 central differences" if by_differences else ""))
     else:
         _tensor_gradients(derivation, root, order, labels, targets, rtol)
     return derivation
@@ -590,11 +600,15 @@ def _scalar_gradients(d: Derivation, root: Node, order: list[Node], labels: dict
             d.notes.append(f"the formula for {name} is shown unsimplified (simplification ran past its "
                            f"{SIMPLIFY_SECONDS:g} s budget)")
         budget = min(SIMPLIFY_SECONDS, deadline - time.monotonic())
-        ok_check, diff0 = within(budget, lambda f=expanded, g=direct: sp.simplify(f - g) == 0,
+        ok_check, diff0 = within(budget, lambda f=expanded, g=direct: sp.cancel(f - g) == 0 or sp.simplify(f - g) == 0,
                                  size=sp.count_ops(formula))
         value = node.grad
-        f_num = sp.lambdify(all_syms, expanded, modules="numpy")
-        g_num = sp.lambdify(all_syms, direct, modules="numpy")
+        def f_num(*xs: float, e: Any = expanded) -> float:
+            return _at_point(e, all_syms, xs)
+
+        def g_num(*xs: float, e: Any = direct) -> float:
+            return _at_point(e, all_syms, xs)
+
         with np.errstate(all="ignore"):
             at_point = float(f_num(*point))
         if not _close(at_point, value, 1e-9, 1e-12):
@@ -635,14 +649,29 @@ def _sigma_class() -> Any:
     return sigmoid
 
 
-def _simplify(expr: Any) -> Any:
-    """``sympy.simplify``, unless it turns ``sign(u)`` into a case split the chain did not have."""
+def _at_point(expr: Any, symbols: list[Any], values: tuple | list) -> float:
+    """``expr`` evaluated at ``symbols = values`` (exact substitution, then one float evaluation; nan if undefined)."""
     import sympy as sp
 
-    out = sp.simplify(expr)
-    if out.has(sp.Piecewise) and not expr.has(sp.Piecewise):
-        return sp.factor_terms(expr)
-    return out
+    out = expr.xreplace({s: sp.Float(v, 30) for s, v in zip(symbols, values, strict=True)})
+    try:
+        return float(sp.N(out, 20))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _simplify(expr: Any) -> Any:
+    """The shortest of the chain-rule product as it stands (the form a teacher writes), its common factors
+    pulled out, and ``sympy.simplify`` (tried only when the product is long; never when it would turn
+    ``sign(u)`` into a case split the chain did not have)."""
+    import sympy as sp
+
+    candidates = [expr, sp.factor_terms(expr)]
+    if sp.count_ops(expr) > SHORT_FORMULA_OPS:
+        out = sp.simplify(expr)
+        if not (out.has(sp.Piecewise) and not expr.has(sp.Piecewise)):
+            candidates.append(out)
+    return min(candidates, key=sp.count_ops)  # min keeps the first of equals: the chain's own form
 
 
 def _latex(expr: Any) -> str:
@@ -683,6 +712,17 @@ def _expr_text(expr: Any) -> str:
             return "exp(1)"
 
     return _Printer({"order": "none"}).doprint(expr)
+
+
+def _check_by_differences(d: Derivation, order: list[Node], targets: list[Node], labels: dict) -> None:
+    """Each target's engine gradient against float64 central differences of the whole scalar expression."""
+    for node in targets:
+        x = float(node.data)
+        h = 1e-6 * max(1.0, abs(x))
+        fd = (_replay(order, {id(node): np.float64(x + h)}) - _replay(order, {id(node): np.float64(x - h)})) / (2 * h)
+        if not math.isclose(fd, float(node.grad), rel_tol=1e-5, abs_tol=1e-7):
+            raise ExplainError(f"gradient of {d.output} w.r.t. {labels[id(node)][0]}: the engine gives "
+                               f"{float(node.grad):.10g}, central differences {fd:.10g}")
 
 
 def _replay(order: list[Node], override: dict[int, np.ndarray]) -> float:
