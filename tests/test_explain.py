@@ -374,3 +374,14 @@ def test_cli_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith(message), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_readme_shows_the_current_derivation_of_the_notes_example() -> None:
+    """The README's rendered worked solution is what ``explain`` prints today (headings demoted two levels)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    result = run(NOTES, "--at", AT, "--wrt", "a,b")
+    assert result.exit_code == 0, result.output
+    shown = result.stdout.replace("## Worked solution", "#### Worked solution")
+    for k in (1, 2, 3):
+        shown = shown.replace(f"### {k}.", f"##### {k}.")
+    assert shown.strip() in readme

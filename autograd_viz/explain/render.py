@@ -134,7 +134,7 @@ def markdown(d: Derivation) -> str:
             adj = _adjoint_lines(row)
             lines.append(f"$${adj[0]}$$")
             if not row.seed:
-                lines += [f"- ${line}$" for line in _local_lines(row)]
+                lines += ["", *(f"- ${line}$" for line in _local_lines(row))]
                 lines += ["", f"$${adj[1]}$$"]
         else:
             lines.append(f"$${_tensor_adjoint(row)}$$")
