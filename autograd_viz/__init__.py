@@ -5,6 +5,7 @@ forward and adjoint graphs, a SymPy derivation checker, and vectorised MNIST tra
 """
 
 from autograd_viz.viz import draw
+from autograd_viz import explain  # callable package: autograd_viz.explain(root, wrt, format, unroll)
 from autograd_viz.errors import (
     AutogradVizError,
     DomainError,
@@ -31,6 +32,7 @@ __all__ = [
     "Tensor",
     "Value",
     "draw",
+    "explain",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",

@@ -23,7 +23,7 @@ from autograd_viz.graph import topological_order
 from autograd_viz.steps import build_steps
 from autograd_viz.viz.examples import notes_example, tensor_example
 
-derive_module = importlib.import_module("autograd_viz.explain.derive")
+derive_module = importlib.import_module("autograd_viz.explain.core")
 NOTES = "z = a*x0 + b; y = sigmoid(z); L = (y - y0)**2/2"
 AT = "a=0.5,b=-1,x0=2,y0=1"
 
@@ -385,3 +385,11 @@ def test_readme_shows_the_current_derivation_of_the_notes_example() -> None:
     for k in (1, 2, 3):
         shown = shown.replace(f"### {k}.", f"##### {k}.")
     assert shown.strip() in readme
+
+
+def test_the_package_is_callable_as_the_issue_names_it() -> None:
+    import autograd_viz
+
+    out = autograd_viz.explain(notes_example(), wrt="a", format="json")
+    assert out["gradients"]["a"]["value"] == pytest.approx(_notes_closed_forms()["a"], rel=1e-14)
+    assert derive_module.MAX_SYMBOLIC_OPS > 0  # the submodules stay importable

@@ -1,5 +1,8 @@
 """Worked solutions: the chain-rule derivation of any graph, step by step, symbolic and numeric, checked.
 
+The package is callable, so ``autograd_viz.explain(root, ...)`` is :func:`explain` while
+``autograd_viz.explain.core`` and friends stay importable.
+
 >>> from autograd_viz.viz.examples import notes_example
 >>> explain(notes_example(), format="json")["gradients"]["a"]["value"]
 -0.25
@@ -7,9 +10,11 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
-from autograd_viz.explain.derive import Derivation, ExplainError, derive
+from autograd_viz.explain.core import Derivation, ExplainError, derive
 from autograd_viz.graph import Node
 
 FORMATS = ("md", "tex", "json")
@@ -38,5 +43,15 @@ def explain(root: Node, wrt: list[str] | str | None = None, format: str = "md", 
         return render.to_json(derivation)
     return render.markdown(derivation) if format == "md" else render.latex(derivation)
 
+
+class _CallableModule(types.ModuleType):
+    """``autograd_viz.explain(...)`` calls :func:`explain` (the issue's public name for the function)."""
+
+    def __call__(self, root: Node, wrt: list[str] | str | None = None, format: str = "md", unroll: bool = False,
+                 expression: str | None = None) -> Any:
+        return explain(root, wrt=wrt, format=format, unroll=unroll, expression=expression)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["FORMATS", "Derivation", "ExplainError", "derive", "explain"]

@@ -10,7 +10,7 @@ import json
 import re
 
 from autograd_viz.errors import ExpressionError
-from autograd_viz.explain.derive import Derivation, ExplainError
+from autograd_viz.explain.core import Derivation, ExplainError
 from autograd_viz.expr import Grammar, parse
 
 #: Names the derivation format reserves (its functions): a step or input named so cannot be written.

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograd_viz.errors import ExpressionError
-from autograd_viz.explain.derive import Derivation, ExplainError, derive, tex_bar
+from autograd_viz.explain.core import Derivation, ExplainError, derive, tex_bar
 from autograd_viz.expr import Evaluator, Grammar, names_in
 from autograd_viz.graph import Node, topological_order
 from autograd_viz.scalar import Value
