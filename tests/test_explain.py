@@ -393,3 +393,22 @@ def test_the_package_is_callable_as_the_issue_names_it() -> None:
     out = autograd_viz.explain(notes_example(), wrt="a", format="json")
     assert out["gradients"]["a"]["value"] == pytest.approx(_notes_closed_forms()["a"], rel=1e-14)
     assert derive_module.MAX_SYMBOLIC_OPS > 0  # the submodules stay importable
+
+
+def test_reused_values_do_not_blow_up_the_symbolic_work() -> None:
+    a = Value(0.3, name="a")
+    h = a
+    for _ in range(12):  # 36 ops, but each level uses h twice: ~2**12 terms written out as a tree
+        h = h.tanh() + h * 0.5
+    out = explain(h, format="json")
+    assert any("terms (values are reused)" in note for note in out["notes"])
+    assert "central differences" in out["gradients"]["a"]["checked"]
+
+
+def test_huge_graphs_are_refused() -> None:
+    a = Value(0.5, name="a")
+    s = a
+    for _ in range(6000):
+        s = s + a
+    with pytest.raises(ExplainError, match="limited to 5,000"):
+        explain(s)

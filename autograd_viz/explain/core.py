@@ -53,6 +53,8 @@ SIMPLIFY_SECONDS = 2.0  # per gradient formula
 TOTAL_SYMBOLIC_SECONDS = 3.0  # for all simplifications and symbolic checks of one solution
 MAX_FD_ENTRIES = 64  # entries per tensor input checked by central differences
 SHORT_FORMULA_OPS = 20  # chain-rule products this short are not run through sympy.simplify
+MAX_TREE_SIZE = 2_000  # ... and expressions that, written out as a tree, stay this small
+MAX_NODES = 5_000  # a worked solution has a paragraph per node: larger graphs are refused
 MAX_SYMBOLIC_OPS = 60  # larger scalar graphs get chain-form gradients (formulas in the inputs would be pages long)
 
 
@@ -291,6 +293,9 @@ def derive(root: Node, wrt: list[str] | None = None, expression: str | None = No
     order = topological_order(root)
     if root.op is None:
         raise ExplainError(f"{root.label()} is an input, not a computation: nothing to explain")
+    if len(order) > MAX_NODES:
+        raise ExplainError(f"the graph has {len(order):,} nodes; a worked solution writes a paragraph per node and "
+                           f"is limited to {MAX_NODES:,} (explain a smaller part, e.g. one layer or one step)")
     if not root.requires_grad:
         raise ExplainError("the output does not require grad (built from constants or under no_grad)")
     scalar = isinstance(root, Value)
@@ -382,12 +387,15 @@ def derive(root: Node, wrt: list[str] | None = None, expression: str | None = No
         point={labels[id(n)][0]: _plain(n.data) for n in leaves},
         forward=forward, backward=backward, gradients={}, inputs=names, steps=steps)
     ops = sum(1 for n in order if n.op is not None)
-    by_differences = scalar and symbolic and ops > MAX_SYMBOLIC_OPS
+    size = _tree_size(order)
+    by_differences = scalar and symbolic and (ops > MAX_SYMBOLIC_OPS or size > MAX_TREE_SIZE)
     if by_differences:
         symbolic = False
-        derivation.notes.append(f"the graph has {ops} operations: gradient formulas in the inputs are written for "
-                                f"graphs of up to {MAX_SYMBOLIC_OPS}; each gradient is shown as its chain-rule sum and "
-                                "checked against float64 central differences of the whole expression")
+        why = (f"the graph has {ops} operations" if ops > MAX_SYMBOLIC_OPS else
+               f"written out in the inputs the expression has {size:,} terms (values are reused)")
+        derivation.notes.append(f"{why}: gradient formulas in the inputs are written for up to {MAX_SYMBOLIC_OPS} "
+                                f"operations and {MAX_TREE_SIZE:,} terms; each gradient is shown as its chain-rule "
+                                "sum and checked against float64 central differences of the whole expression")
         _check_by_differences(derivation, order, targets, labels)
     if scalar and symbolic:
         _scalar_gradients(derivation, root, order, labels, consumers, targets)
@@ -405,6 +413,14 @@ def derive(root: Node, wrt: list[str] | None = None, expression: str | None = No
     else:
         _tensor_gradients(derivation, root, order, labels, targets, rtol)
     return derivation
+
+
+def _tree_size(order: list[Node]) -> int:
+    """How many nodes the expression has written out as a tree (a reused value counts once per use)."""
+    size: dict[int, int] = {}
+    for node in order:
+        size[id(node)] = 1 + sum(size[id(p)] for p in node.parents)
+    return size[id(order[-1])]
 
 
 def _fill(template: str, labels: list[str], attrs: dict | None) -> str:
