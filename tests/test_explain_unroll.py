@@ -144,3 +144,16 @@ def test_tensor_program_builder() -> None:
     root, inputs = build_tensor_program("H = tanh(X @ W); L = mean(H)", {"X": (3, 2), "W": (2, 2)}, {}, 1)
     assert set(inputs) == {"X", "W"} and root.name == "L"
     assert inputs["X"].data.dtype == np.float64
+
+
+def test_graph_command_unroll_draws_entries(tmp_path: Path) -> None:
+    out = tmp_path / "g.dot"
+    result = CliRunner().invoke(main, ["graph", "G = X @ W; L = sum(G)", "--unroll", "--shapes", "X=2x3,W=3x2",
+                                       "--json", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.stdout)["inputs"]}
+    assert len(rows) == 12 and "W[2,1]" in rows
+    x = np.array([[rows[f"X[{i},{k}]"]["value"] for k in range(3)] for i in range(2)])
+    w_grad = np.array([[rows[f"W[{k},{j}]"]["grad"] for j in range(2)] for k in range(3)])
+    assert np.allclose(w_grad, x.T @ np.ones((2, 2)), rtol=1e-12)  # W̄ = Xᵀ Ḡ with Ḡ = 1
+    assert "X[1,2]" in out.read_text()

@@ -7,6 +7,7 @@ derivation file that ``autograd-viz check FILE`` proves.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -91,6 +92,15 @@ def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, 
         click.echo(text.rstrip("\n"))
 
 
+def unrolled_graph(expr: str, shapes: str, at: dict[str, float], seed: int) -> tuple[Any, list[Any]]:
+    """For ``graph EXPR --unroll X=4x4,...``: the unrolled scalar graph of a tensor program and its entry inputs."""
+    from autograd_viz.explain.unroll import build_tensor_program, unroll
+
+    root, _ = build_tensor_program(expr, parse_shapes(shapes), at, seed)
+    scalar, inputs, _ = unroll(root)
+    return scalar, [v for entries in inputs.values() for v in entries.reshape(-1)]
+
+
 def _parse_targets(text: str) -> list[int]:
     from autograd_viz.explain import ExplainError
 
@@ -120,4 +130,4 @@ def parse_shapes(text: str) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-__all__ = ["explain_command", "parse_shapes"]
+__all__ = ["explain_command", "parse_shapes", "unrolled_graph"]
