@@ -244,6 +244,18 @@ def test_tensor_gradients_match_pytorch() -> None:
     assert np.allclose(out["gradients"]["fc1.bias"]["value"], tb.grad.numpy(), rtol=1e-12)
 
 
+def test_scalar_gradients_match_pytorch() -> None:
+    torch = pytest.importorskip("torch", reason="pip install torch==2.13.0 (local CPU wheel) for parity tests")
+    root, _ = build_steps("z = a*b - log(c); y = tanh(z) * sigmoid(c); L = y**2 / (1 + a**2)",
+                          {"a": 0.8, "b": -1.3, "c": 2.1})
+    out = explain(root, format="json")
+    a, b, c = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.8, -1.3, 2.1))
+    y = torch.tanh(a * b - torch.log(c)) * torch.sigmoid(c)
+    (y**2 / (1 + a**2)).backward()
+    for name, t in (("a", a), ("b", b), ("c", c)):
+        assert out["gradients"][name]["value"] == pytest.approx(t.grad.item(), rel=1e-12), name
+
+
 def test_refusals() -> None:
     with pytest.raises(ExplainError, match="input, not a computation"):
         explain(Value(1.0, name="a"))
