@@ -298,7 +298,7 @@ def test_every_tensor_formula_renders() -> None:
 
 
 @pytest.mark.parametrize("text", ["L = log(a) * sqrt(b) + abs(a - b)", "L = relu(a * b) - leaky_relu(b, 0.1)",
-                                  "L = a ** b / exp(-a)"])
+                                  "L = a ** b / exp(-a)", "y = tanh(a*b - log(b)) * sigmoid(a); L = y**2"])
 def test_formulas_of_other_ops_render(text: str) -> None:
     root, _ = build_steps(text, {"a": 1.3, "b": 0.7})
     for tex in formulas(derive(root)):

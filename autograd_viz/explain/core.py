@@ -656,8 +656,9 @@ def _sigma_class() -> Any:
         def fdiff(self, argindex: int = 1) -> Any:
             return self * (1 - self)
 
-        def _latex(self, printer: Any) -> str:
-            return f"\\sigma\\left({printer._print(self.args[0])}\\right)"
+        def _latex(self, printer: Any, exp: Any = None) -> str:
+            base = f"\\sigma\\left({printer._print(self.args[0])}\\right)"
+            return f"{base}^{{{exp}}}" if exp is not None else base
 
         def _eval_rewrite_as_exp(self, arg: Any, **kwargs: Any) -> Any:
             return 1 / (1 + sp.exp(-arg))
