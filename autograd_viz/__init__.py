@@ -5,7 +5,6 @@ forward and adjoint graphs, a SymPy derivation checker, and vectorised MNIST tra
 """
 
 from autograd_viz.viz import draw
-from autograd_viz import explain  # callable package: autograd_viz.explain(root, wrt, format, unroll)
 from autograd_viz.errors import (
     AutogradVizError,
     DomainError,
@@ -32,7 +31,6 @@ __all__ = [
     "Tensor",
     "Value",
     "draw",
-    "explain",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",

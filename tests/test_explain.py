@@ -401,6 +401,7 @@ def test_readme_shows_the_current_derivation_of_the_notes_example() -> None:
 
 def test_the_package_is_callable_as_the_issue_names_it() -> None:
     import autograd_viz
+    import autograd_viz.explain  # noqa: F401 (loaded lazily by the package once "explain" is in its _SUBMODULES)
 
     out = autograd_viz.explain(notes_example(), wrt="a", format="json")
     assert out["gradients"]["a"]["value"] == pytest.approx(_notes_closed_forms()["a"], rel=1e-14)

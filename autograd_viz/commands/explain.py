@@ -36,8 +36,10 @@ from autograd_viz.explain import FORMATS
 def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, toml_path: str | None,
                     step: str | None, unroll: bool, shapes: str, seed: int, targets: str | None,
                     draw_path: str | None) -> None:
-    """Write the chain-rule derivation of EXPR at the --at values: forward table, backward pass node by node,
-    gradients as formulas and numbers, all cross-checked.
+    """Write the worked solution of EXPR at the --at values, every number and formula cross-checked.
+
+    The chain-rule derivation as a teacher writes it: the forward table, the backward pass node by node, the
+    gradients as formulas and numbers.
 
     EXPR is a formula, named steps ("z = a*x0 + b; y = sigmoid(z); L = (y - y0)**2/2", the last step being the
     output) or a derivation FILE.toml (its [define] chain).

@@ -1,7 +1,7 @@
 """Worked solutions: the chain-rule derivation of any graph, step by step, symbolic and numeric, checked.
 
 The package is callable, so ``autograd_viz.explain(root, ...)`` is :func:`explain` while
-``autograd_viz.explain.core`` and friends stay importable.
+``autograd_viz.explain.core`` and friends stay importable (``autograd_viz`` loads it on first use).
 
 >>> from autograd_viz.viz.examples import notes_example
 >>> explain(notes_example(), format="json")["gradients"]["a"]["value"]
