@@ -293,6 +293,8 @@ def test_every_tensor_formula_renders() -> None:
     d = derive(tensor_example())
     for tex in formulas(d):
         _renders(tex)
+    text = explain(tensor_example(), format="tex")
+    assert "\\overline{\\mathrm{fc1.weight}} &= x^{\\top} \\bar{v}_{1}" in text
     for tex in _markdown_math(explain(tensor_example())):
         _renders(tex)
 
@@ -379,6 +381,9 @@ def test_cli_derivation_file_input() -> None:
     (("L = a +", "--at", "a=1"), "error: step 1 (L)"),
     ((NOTES, "--at", AT, "--wrt", "q"), "error: --wrt 'q'"),
     ((NOTES, "--at", AT, "--step", "y"), "error: --step applies"),
+    (("L = a**b", "--at", "a=-2,b=2"), "error: node L (pow): the derivative w.r.t. input 1 is undefined"),
+    (("L = exp(a)", "--at", "a=1000"), "error: backward: the output is inf"),
+    (("L = log(a)", "--at", "a=-1"), "error: log: input -1.0 is outside the domain"),
     ((NOTES, "--at", AT, "--shapes", "X=2x2"), "error: --shapes and --targets apply"),
 ])
 def test_cli_errors_are_one_line(args: tuple[str, ...], message: str) -> None:

@@ -261,7 +261,8 @@ def check_local(op: OpDef, i: int, inputs: list[Any], out: Any, attrs: dict | No
             xs = [np.asarray(x, dtype=np.float64) for x in inputs]
             y = np.asarray(out, dtype=np.float64)
         else:
-            fwd = op.forward(ArrayMath, *xs, **(attrs or {}))
+            with np.errstate(all="ignore"):
+                fwd = op.forward(ArrayMath, *xs, **(attrs or {}))
             y = np.asarray(fwd[0] if op.saves else fwd, dtype=np.float64)
         values = {p: x for p, x in zip(_PLACEHOLDERS, xs, strict=False)}
         values["qout"] = y
@@ -465,6 +466,11 @@ def _scalar_term(consumer: Node, i: int, labels: dict, upstream: float, rtol: fl
     tree, value = check_local(op, i, inputs, consumer.data, consumer.attrs, where)
     local_value = float(value)
     engine = input_gradients(consumer, 1.0)[i]
+    if math.isnan(local_value):
+        inputs_text = ", ".join(f"{labels[id(p)][0]} = {float(p.data):.6g}" for p in consumer.parents)
+        raise ExplainError(f"{where}: the derivative w.r.t. input {i} is undefined at {inputs_text} (the op "
+                           f"table's {op.local_derivative(i, [labels[id(p)][0] for p in consumer.parents])!r} "
+                           f"is not a number there); a worked solution cannot be written at this point")
     if engine is not None and not _close(local_value, engine, rtol, atol):
         raise ExplainError(f"{where}: the local derivative w.r.t. input {i} is {local_value:.10g} from the op "
                            f"table's text but the engine's backward gives {float(engine):.10g}")
