@@ -307,6 +307,15 @@ def test_formulas_of_other_ops_render(text: str) -> None:
         _renders(tex)
 
 
+def test_absolute_value_does_not_break_the_markdown_table() -> None:
+    root, _ = build_steps("L = abs(a - b) * 2", {"a": 1.0, "b": 3.0})
+    text = explain(root)
+    rows = [line for line in text.splitlines() if line.startswith("| $")]
+    assert rows and all(line.count("|") == 4 for line in rows)  # step | formula | value
+    for tex in _markdown_math(text):
+        _renders(tex)
+
+
 def test_json_contract_keys() -> None:
     out = explain(notes_example(), format="json")
     assert {"expression", "point", "forward", "backward", "gradients"} <= set(out)

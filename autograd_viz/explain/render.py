@@ -122,7 +122,8 @@ def markdown(d: Derivation) -> str:
     for r in d.forward:
         shape = f"{'×'.join(map(str, r.shape)) or 'scalar'} | " if shape_col else ""
         value = f"{r.value:.6g}" if np.ndim(r.value) == 0 else _summary(r.value)
-        lines.append(f"| ${r.tex}$ | ${r.tex} = {r.latex}$ | {shape}{value} |")
+        cell = f"{r.tex} = {r.latex}".replace("|", "\\vert ")  # a bare | would end the table cell
+        lines.append(f"| ${r.tex}$ | ${cell}$ | {shape}{value} |")
     lines += ["", "### 2. Backward pass", "",
               "Each adjoint $\\bar v = \\partial " + d.output_tex + "/\\partial v$ is the sum over the consumers $c$ "
               "of $v$ of $\\bar c \\, \\partial c / \\partial v$, taken in reverse order.", ""]
