@@ -360,6 +360,20 @@ def test_cli_toml_round_trip_is_proved_by_check(tmp_path: Path) -> None:
     assert verdicts == ["proved"] * 4  # a, x0, b, y0
 
 
+@pytest.mark.parametrize(("program", "at"), [
+    ("tanh(a*b)", "a=0.3,b=-2"),
+    ("n = x1*w1 + x2*w2 + b; o = tanh(n)", "x1=2,w1=-3,x2=0,w2=1,b=6.88"),
+    ("L = sqrt(a)/(1 + exp(-b)) - 3*a**0.5", "a=2,b=0.5"),
+    ("h = sigmoid(w*x - 1); L = -log(h)", "w=0.3,x=2"),
+])
+def test_toml_round_trip_of_other_programs(tmp_path: Path, program: str, at: str) -> None:
+    key = tmp_path / "key.toml"
+    assert run(program, "--at", at, "--toml", str(key)).exit_code == 0
+    check = CliRunner().invoke(main, ["check", str(key), "--json", "--jobs", "1"])
+    verdicts = [c["verdict"] for f in json.loads(check.stdout)["files"] for c in f["claims"]]
+    assert check.exit_code == 0 and verdicts and set(verdicts) == {"proved"}, check.stdout[-2000:]
+
+
 def test_toml_with_a_wrong_formula_is_refuted_by_check(tmp_path: Path) -> None:
     """The round trip can fail: the same file with a tampered claim does not pass ``check``."""
     key = tmp_path / "answer.toml"

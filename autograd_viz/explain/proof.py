@@ -68,5 +68,5 @@ def derivation_toml(d: Derivation) -> str:
         lhs_latex = "\\frac{\\partial " + d.output_tex + "}{\\partial " + g.tex + "}"
         lines += ["", "[[claim]]", f"name = {_quote(f'd{d.output}/d{g.name}, derived by explain')}",
                   f"lhs = {_quote(f'diff({d.output}, {g.name})')}", f"rhs = {_quote(g.formula)}",
-                  f"lhs_latex = {_quote(lhs_latex)}", f"rhs_latex = {_quote(g.latex)}"]
+                  f"lhs_latex = {_quote(lhs_latex)}"]  # rhs: the text is exact; the checker writes its LaTeX
     return "\n".join(lines) + "\n"
