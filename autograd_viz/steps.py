@@ -125,10 +125,10 @@ def build_steps(text: str, at: dict[str, float], params: set[str] | frozenset[st
     """
     steps = parse_steps(text)
     if output is not None:
-        names = [s.name for s in steps]
-        if output not in names:
-            raise ExpressionError(f"no step named {output!r} (steps: {', '.join(n for n in names if n)})")
-        steps = steps[: names.index(output) + 1]
+        step_names = [s.name for s in steps]
+        if output not in step_names:
+            raise ExpressionError(f"no step named {output!r} (steps: {', '.join(n for n in step_names if n)})")
+        steps = steps[: step_names.index(output) + 1]
     steps = _needed(steps)
     names = input_names(steps)
     missing = [n for n in names if n not in at]

@@ -80,7 +80,7 @@ def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, 
         if draw_path:
             from autograd_viz.viz import draw
 
-            draw.save(draw(root, kind="both"), draw_path)
+            draw.save(draw(root, kind="both"), draw_path)  # type: ignore[attr-defined]  # save is set on draw
             click.echo(f"wrote {draw_path}", err=True)
         if toml_path:
             from autograd_viz.explain.proof import derivation_toml

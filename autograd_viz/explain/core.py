@@ -227,6 +227,7 @@ def _sympy_local(op_name: str, i: int, arity: int, attrs_key: tuple) -> Any:
 
     op = OPS[op_name]
     syms = sp.symbols(f"s0:{arity}", real=True)
+    assert op.sympy is not None  # callers check
     expr = op.sympy(*syms, **dict(attrs_key))
     return sp.lambdify(syms, sp.diff(expr, syms[i]), modules="numpy")
 
@@ -323,7 +324,7 @@ def derive(root: Node, wrt: list[str] | None = None, expression: str | None = No
 
     for n in grad_leaves:
         n.zero_grad()
-    root.backward()
+    root.backward()  # type: ignore[attr-defined]  # Value and Tensor both have it
 
     steps: list[tuple[str, str]] = []
     forward = []
@@ -444,23 +445,31 @@ def _plain(value: Any) -> Any:
 def _step_formula(node: Node, labels: dict[int, tuple[str, str]]) -> str:
     """The node's op in the expression language (for a derivation file's [define])."""
     xs = [labels[id(p)][0] for p in node.parents]
-    name = node.op.name
+    op = _op(node)
+    attrs = node.attrs or {}
+    name = op.name
     binary = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
     if name in binary:
         return f"{xs[0]} {binary[name]} {xs[1]}"
     if name == "neg":
         return f"-{xs[0]}"
     if name == "powc":
-        p = node.attrs["p"]
-        return f"{xs[0]}**{_number_label(p)}"
-    if node.op.expr_name is None:
+        return f"{xs[0]}**{_number_label(attrs['p'])}"
+    if op.expr_name is None:
         raise ExplainError(f"op {name} has no form in the expression language")
-    extra = [f"{node.attrs[a]!r}" for a in node.op.attr_names]
-    return f"{node.op.expr_name}({', '.join([xs[0], *extra])})"
+    extra = [f"{attrs[a]!r}" for a in op.attr_names]
+    return f"{op.expr_name}({', '.join([xs[0], *extra])})"
+
+
+def _op(node: Node) -> OpDef:
+    """The op of a node that is known to be an op node (not a leaf)."""
+    if node.op is None:
+        raise ExplainError(f"{node.label()} is an input, not an op")
+    return node.op
 
 
 def _scalar_term(consumer: Node, i: int, labels: dict, upstream: float, rtol: float, atol: float) -> Term:
-    op = consumer.op
+    op = _op(consumer)
     where = f"node {labels[id(consumer)][0]} ({op.name})"
     inputs = [p.data for p in consumer.parents]
     tree, value = check_local(op, i, inputs, consumer.data, consumer.attrs, where)
@@ -500,7 +509,7 @@ def _unbroadcast(g: np.ndarray, shape: tuple) -> tuple[np.ndarray, bool]:
 
 
 def _tensor_term(consumer: Node, i: int, labels: dict, upstream: np.ndarray, rtol: float, atol: float) -> Term:
-    op = consumer.op
+    op = _op(consumer)
     where = f"node {labels[id(consumer)][0]} ({op.name})"
     parent = consumer.parents[i]
     plabels = [labels[id(p)][0] for p in consumer.parents]
@@ -550,7 +559,7 @@ def _vjp_by_differences(node: Node, i: int, upstream: np.ndarray, contribution: 
     """Check ⟨ḡ, J·d⟩ = ⟨contribution, d⟩ for two random directions d (central differences, float64)."""
     rng = np.random.default_rng(0)
     xs = [np.asarray(p.data, dtype=np.float64) for p in node.parents]
-    op = node.op
+    op = _op(node)
     attrs = node.attrs or {}
 
     def f(x: np.ndarray) -> np.ndarray:
@@ -589,11 +598,14 @@ def _scalar_gradients(d: Derivation, root: Node, order: list[Node], labels: dict
                 expr[id(node)] = symbols[id(node)]
             pretty[id(node)] = expr[id(node)]
             continue
-        expr[id(node)] = node.op.sympy(*(expr[id(p)] for p in node.parents), **(node.attrs or {}))
-        if node.op.name == "sigmoid":
+        op = _op(node)
+        if op.sympy is None:
+            raise ExplainError(f"op {op.name} has no SymPy form")
+        expr[id(node)] = op.sympy(*(expr[id(p)] for p in node.parents), **(node.attrs or {}))
+        if op.name == "sigmoid":
             pretty[id(node)] = sigma(pretty[id(node.parents[0])])
         else:
-            pretty[id(node)] = node.op.sympy(*(pretty[id(p)] for p in node.parents), **(node.attrs or {}))
+            pretty[id(node)] = op.sympy(*(pretty[id(p)] for p in node.parents), **(node.attrs or {}))
     adj: dict[int, Any] = {id(root): sp.Integer(1)}
     for node in reversed(order):
         if node is root or not node.requires_grad:
@@ -615,14 +627,14 @@ def _scalar_gradients(d: Derivation, root: Node, order: list[Node], labels: dict
         chain = adj.get(id(node), sp.Integer(0))
         direct = sp.diff(expr[id(root)], symbols[id(node)])
         budget = min(SIMPLIFY_SECONDS, deadline - time.monotonic())
-        ok, simple = within(budget, lambda chain=chain: _simplify(chain), size=sp.count_ops(chain))
-        formula = simple if ok else chain
+        ok, simple = within(budget, lambda: _simplify(chain), size=sp.count_ops(chain))  # noqa: B023 (runs now)
+        formula: Any = simple if ok else chain
         expanded = formula.replace(sigma, lambda u: 1 / (1 + sp.exp(-u)))
         if not ok:
             d.notes.append(f"the formula for {name} is shown unsimplified (simplification ran past its "
                            f"{SIMPLIFY_SECONDS:g} s budget)")
         budget = min(SIMPLIFY_SECONDS, deadline - time.monotonic())
-        ok_check, diff0 = within(budget, lambda f=expanded, g=direct: sp.cancel(f - g) == 0 or sp.simplify(f - g) == 0,
+        ok_check, diff0 = within(budget, lambda: _is_zero(expanded - direct),  # noqa: B023 (runs now)
                                  size=sp.count_ops(formula))
         value = node.grad
         def f_num(*xs: float, e: Any = expanded) -> float:
@@ -681,6 +693,13 @@ def _at_point(expr: Any, symbols: list[Any], values: tuple | list) -> float:
         return float(sp.N(out, 20))
     except (TypeError, ValueError):
         return math.nan
+
+
+def _is_zero(expr: Any) -> bool:
+    """Whether SymPy proves ``expr`` = 0: ``cancel`` first (fast), then ``simplify``."""
+    import sympy as sp
+
+    return bool(sp.cancel(expr) == 0 or sp.simplify(expr) == 0)
 
 
 def _simplify(expr: Any) -> Any:
@@ -742,7 +761,8 @@ def _check_by_differences(d: Derivation, order: list[Node], targets: list[Node],
     for node in targets:
         x = float(node.data)
         h = 1e-6 * max(1.0, abs(x))
-        fd = (_replay(order, {id(node): np.float64(x + h)}) - _replay(order, {id(node): np.float64(x - h)})) / (2 * h)
+        plus, minus = np.asarray(x + h), np.asarray(x - h)
+        fd = (_replay(order, {id(node): plus}) - _replay(order, {id(node): minus})) / (2 * h)
         if not math.isclose(fd, float(node.grad), rel_tol=1e-5, abs_tol=1e-7):
             raise ExplainError(f"gradient of {d.output} w.r.t. {labels[id(node)][0]}: the engine gives "
                                f"{float(node.grad):.10g}, central differences {fd:.10g}")

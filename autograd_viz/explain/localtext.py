@@ -163,7 +163,7 @@ def _paren(s: str) -> str:
 
 def _tex(node: ast.AST, names: Mapping[str, str], parent: int) -> str:
     if isinstance(node, ast.Constant):
-        return format_number(float(node.value))
+        return format_number(float(node.value))  # type: ignore[arg-type]  # the grammar admits numbers only
     if isinstance(node, ast.Name):
         text = names.get(node.id, node.id)
         return _paren(text) if text.startswith("-") and parent >= 2 else text
@@ -172,7 +172,7 @@ def _tex(node: ast.AST, names: Mapping[str, str], parent: int) -> str:
         return _paren(out) if parent >= 2 else out
     if isinstance(node, ast.Attribute):
         return f"{_tex(node.value, names, 5)}^{{\\top}}"
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         fn = node.func.id
         args = [_tex(a, names, 0) for a in node.args]
         if fn == "sigmoid":

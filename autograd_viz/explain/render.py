@@ -120,7 +120,7 @@ def markdown(d: Derivation) -> str:
     lines.append("| step | formula | " + ("shape | " if shape_col else "") + "value |")
     lines.append("|---|---|" + ("---|" if shape_col else "") + "---:|")
     for r in d.forward:
-        shape = f"{'×'.join(map(str, r.shape)) or 'scalar'} | " if shape_col else ""
+        shape = f"{'×'.join(map(str, r.shape or ())) or 'scalar'} | " if shape_col else ""
         value = f"{r.value:.6g}" if np.ndim(r.value) == 0 else _summary(r.value)
         cell = f"{r.tex} = {r.latex}".replace("|", "\\vert ")  # a bare | would end the table cell
         lines.append(f"| ${r.tex}$ | ${cell}$ | {shape}{value} |")

@@ -89,6 +89,8 @@ def _softmax_rows(x: np.ndarray, axis: int, log: bool) -> np.ndarray:
 
 
 def _unrolled_op(node: Node, xs: list[np.ndarray]) -> np.ndarray:
+    if node.op is None:
+        raise ExplainError(f"--unroll: {node.label()} is an input, not an op")
     op, attrs = node.op.name, dict(node.attrs or {})
     if op in _BINARY:
         a, b = np.broadcast_arrays(*xs)  # broadcasting: the same Value reused, its adjoint sums the copies
@@ -128,8 +130,8 @@ def _unrolled_op(node: Node, xs: list[np.ndarray]) -> np.ndarray:
         sq = np.frompyfunc(lambda d: d ** 2, 1, 1)(diff)
         if attrs["reduction"] == "none":
             return sq
-        total = _chain_sum(list(sq.reshape(-1)))
-        return np.asarray(total / sq.size if attrs["reduction"] == "mean" else total, dtype=object)
+        sq_total = _chain_sum(list(sq.reshape(-1)))
+        return np.asarray(sq_total / sq.size if attrs["reduction"] == "mean" else sq_total, dtype=object)
     raise ExplainError(f"--unroll: the op {op} has no scalar form here")
 
 
@@ -220,7 +222,7 @@ def _index_rule(d: Derivation, name: str) -> str | None:
             parts.append(f"\\sum_{{k}} {body}" if t.reduced else body)
         else:
             return None
-    lhs = _at(tex_bar(name), "j" if np.ndim(d.point.get(name)) == 1 else "ij")
+    lhs = _at(tex_bar(name), "j" if np.ndim(d.point.get(name, 0.0)) == 1 else "ij")
     return f"{lhs} = " + " + ".join(parts)
 
 
@@ -252,7 +254,7 @@ def explain_unrolled(root: Node, wrt: list[str] | None, fmt: str, expression: st
     if draw_path is not None:
         from autograd_viz.viz import draw
 
-        draw.save(draw(scalar, kind="both"), draw_path)
+        draw.save(draw(scalar, kind="both"), draw_path)  # type: ignore[attr-defined]  # save is set on draw
     nodes = len(topological_order(scalar))
     if fmt == "json":
         out = render.to_json(tensor)
@@ -317,21 +319,22 @@ def build_tensor_program(text: str, shapes: dict[str, tuple[int, ...]], at: dict
     used: set[str] = set()
     for k, part in enumerate(parts, start=1):
         m = _ASSIGN.match(part)
-        name, rhs = (m.group(1), m.group(2)) if m else (None, part)
-        if name is None and k != len(parts):
+        step_name: str | None = m.group(1) if m else None
+        rhs = m.group(2) if m else part
+        if step_name is None and k != len(parts):
             raise ExpressionError(f"step {k}: expected name = formula")
-        where = f"step {k}" + (f" ({name})" if name else "")
+        where = f"step {k}" + (f" ({step_name})" if step_name else "")
         tree = parse(rhs, TENSOR_GRAMMAR, where)
         for n in names_in(tree):
             if n not in env:
                 raise ExpressionError(f"{where}: no value for {n!r}: give it in --shapes (a tensor) or --at")
             used.add(n)
         out = _evaluate(tree, env, where, targets)
-        if name is not None:
+        if step_name is not None:
             if not isinstance(out, Tensor) or out.op is None:
                 raise ExpressionError(f"{where}: {rhs.strip()!r} is not a computation")
-            out.name = name
-            env[name] = out
+            out.name = step_name
+            env[step_name] = out
     unused = sorted(set(shapes) | set(at)) if out is None else sorted((set(shapes) | set(at)) - used)
     if unused:
         raise ExpressionError(f"--shapes/--at give {', '.join(map(repr, unused))}, which the expression does not use")
