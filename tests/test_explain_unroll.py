@@ -105,11 +105,36 @@ def test_a_wrong_scalar_rebuild_is_caught(monkeypatch: pytest.MonkeyPatch) -> No
         explain(loss, wrt="W", unroll=True)
 
 
+@pytest.mark.parametrize("case", ["getitem", "reshape", "transpose", "mean", "softmax", "log_softmax", "mse",
+                                  "sigmoid_div"])
+def test_other_tensor_ops_explain_and_unroll(case: str) -> None:
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((3, 4)), requires_grad=True, name="X")
+    build = {
+        "getitem": lambda: (x[1:, :2] * 2).sum(),
+        "reshape": lambda: (x.reshape(4, 3) @ Tensor(np.ones((3, 1)), name="o")).sum(),
+        "transpose": lambda: (x.T * x.T).sum(),
+        "mean": lambda: x.mean(axis=0).tanh().sum(),
+        "softmax": lambda: (x.softmax(axis=1) * Tensor(np.arange(12.0).reshape(3, 4), name="c")).sum(),
+        "log_softmax": lambda: x.log_softmax(axis=1)[0, 1] * -1,
+        "mse": lambda: F.mse_loss(x, np.zeros((3, 4))),
+        "sigmoid_div": lambda: (x.sigmoid() / (1 + x.exp())).mean(),
+    }[case]
+    plain = explain(build(), format="json")
+    unrolled = explain(build(), format="json", unroll=True)
+    for row in unrolled["unrolled"]["entries"]["X"]:
+        assert row["scalar"] == pytest.approx(plain["gradients"]["X"]["value"][row["index"][0]][row["index"][1]],
+                                              rel=1e-9, abs=1e-12)
+
+
 def test_refusals() -> None:
     rng = np.random.default_rng(0)
     big = Tensor(rng.standard_normal((5, 4)), requires_grad=True, name="X")
     with pytest.raises(ExplainError, match="X has shape \\(5, 4\\); unrolling is limited to 4×4"):
         explain((big * 2).sum(), unroll=True)
+    small = Tensor(rng.standard_normal((2, 2)), requires_grad=True, name="S")
+    with pytest.raises(ExplainError, match="the op max has no scalar form"):
+        explain(small.max(axis=1).sum(), unroll=True)
     with pytest.raises(ExplainError, match="Tensor graphs"):
         explain(Value(1.0, name="a") * 2, unroll=True)
 

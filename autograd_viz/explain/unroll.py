@@ -132,7 +132,7 @@ def _unrolled_op(node: Node, xs: list[np.ndarray]) -> np.ndarray:
             return sq
         sq_total = _chain_sum(list(sq.reshape(-1)))
         return np.asarray(sq_total / sq.size if attrs["reduction"] == "mean" else sq_total, dtype=object)
-    raise ExplainError(f"--unroll: the op {op} has no scalar form here")
+    raise ExplainError(f"--unroll: the op {op} has no scalar form (the scalar engine has no {op} op)")
 
 
 def _cross_entropy(logits: np.ndarray, attrs: dict) -> np.ndarray:
@@ -237,7 +237,8 @@ def explain_unrolled(root: Node, wrt: list[str] | None, fmt: str, expression: st
     tensor = derive(root, wrt, expression)
     scalar, inputs, _ = unroll(root)
     wanted = list(tensor.gradients)
-    entry_names = [v.name for w in wanted for v in inputs[w].reshape(-1)]
+    reached = {n.name for n in topological_order(scalar) if n.op is None}
+    entry_names = [v.name for w in wanted for v in inputs[w].reshape(-1) if v.name in reached]
     scalar_d = derive(scalar, entry_names, expression, symbolic=False)
     comparison: dict[str, list[dict[str, Any]]] = {}
     for w in wanted:
@@ -245,7 +246,8 @@ def explain_unrolled(root: Node, wrt: list[str] | None, fmt: str, expression: st
         rows = []
         for idx in np.ndindex(grad.shape):
             entry = _entry_name(w, idx)
-            got = scalar_d.gradients[entry].value
+            # an entry the output never uses (X[1:] drops row 0) is not in the scalar graph: its gradient is 0
+            got = scalar_d.gradients[entry].value if entry in scalar_d.gradients else 0.0
             if not math.isclose(got, float(grad[idx]), rel_tol=1e-9, abs_tol=1e-12):
                 raise ExplainError(f"--unroll: {entry}: the unrolled scalar graph gives {got:.10g}, the tensor "
                                    f"rule {float(grad[idx]):.10g}")
@@ -289,10 +291,10 @@ def explain_unrolled(root: Node, wrt: list[str] | None, fmt: str, expression: st
             md.append(f"| ${tex_bar(w)}_{{{','.join(map(str, r['index']))}}}$ | {r['tensor']:.6g} | "
                       f"{r['scalar']:.6g} |")
         md.append("")
-        first = _entry_name(w, tuple(comparison[w][0]["index"]))
-        row = next(r for r in scalar_d.backward if r.name == first)
-        lines = render._adjoint_lines(row)
-        md += ["For example, in the scalar graph:", "", f"$${lines[0]}$$", "", f"$${lines[1]}$$", ""]
+        row = next((r for r in scalar_d.backward if r.name in {x["entry"] for x in comparison[w]}), None)
+        if row is not None:
+            lines = render._adjoint_lines(row)
+            md += ["For example, in the scalar graph:", "", f"$${lines[0]}$$", "", f"$${lines[1]}$$", ""]
     return "\n".join(md).rstrip() + "\n"
 
 
