@@ -117,6 +117,8 @@ def test_wrt_limits_the_gradients() -> None:
     root, _ = build_steps(NOTES, {"a": 0.5, "b": -1, "x0": 2, "y0": 1})
     out = explain(root, wrt="b", format="json")
     assert list(out["gradients"]) == ["b"]
+    # only the nodes on a path from b to L are written: no x0, y0, a (nor a·x0)
+    assert [row["name"] for row in out["backward"]] == ["L", "v3", "v2", "y", "z", "b"]
     with pytest.raises(ExplainError, match="'q': not an input"):
         explain(root, wrt=["q"])
 

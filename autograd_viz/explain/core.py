@@ -351,10 +351,17 @@ def derive(root: Node, wrt: list[str] | None = None, expression: str | None = No
             consumers.setdefault(id(p), []).append((node, i))
 
     rtol, atol = (1e-9, 1e-12) if scalar or np.asarray(root.data).dtype == np.float64 else (2e-4, 1e-6)
+    # With --wrt, only the nodes on a path from a requested input to the output are written (their consumers
+    # are on such a path too, so every adjoint written has all its terms).
+    on_path: set[int] = set()
+    wanted = {id(n) for n in targets}
+    for node in order:
+        if id(node) in wanted or any(id(p) in on_path for p in node.parents):
+            on_path.add(id(node))
     backward: list[BackwardRow] = []
     adjoint: dict[int, Any] = {}
     for node in reversed(order):
-        if not node.requires_grad or _is_const(node):
+        if not node.requires_grad or _is_const(node) or (wrt is not None and id(node) not in on_path):
             continue
         label, label_tex = labels[id(node)]
         shape = None if scalar else tuple(np.shape(node.data))
@@ -363,7 +370,7 @@ def derive(root: Node, wrt: list[str] | None = None, expression: str | None = No
             backward.append(BackwardRow(label, label_tex, tex_bar(label), _plain(adjoint[id(node)]), [], seed=True,
                                         shape=shape))
             continue
-        if node.op is None and node not in targets and node not in grad_leaves:
+        if node.op is None and node not in targets and (wrt is not None or node not in grad_leaves):
             continue
         terms = []
         total: Any = 0.0
