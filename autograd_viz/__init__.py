@@ -25,6 +25,7 @@ from autograd_viz.errors import (
 )
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and editors
+    from autograd_viz.explain import explain
     from autograd_viz.gradcheck import gradcheck
     from autograd_viz.graph import is_grad_enabled, no_grad, topological_order
     from autograd_viz.scalar import Value
@@ -39,6 +40,7 @@ _LAZY: dict[str, str] = {
     "Tensor": "autograd_viz.tensor",
     "Value": "autograd_viz.scalar",
     "draw": "autograd_viz.viz",
+    "explain": "autograd_viz.explain",
     "gradcheck": "autograd_viz.gradcheck",
     "is_grad_enabled": "autograd_viz.graph",
     "no_grad": "autograd_viz.graph",
@@ -49,7 +51,7 @@ _LAZY: dict[str, str] = {
 #: submodules readable as attributes without importing them first (``autograd_viz.nn.Linear``), as the old
 #: eager imports made the engine modules and ``viz`` reachable
 _SUBMODULES = frozenset({"check", "data", "expr", "functional", "graph", "io", "nn", "ops", "optim", "scalar",
-                         "symbolic", "tensor", "train", "viz"})
+                         "steps", "symbolic", "tensor", "train", "viz"})
 
 __all__ = [
     "AutogradVizError",
@@ -61,6 +63,7 @@ __all__ = [
     "Tensor",
     "Value",
     "draw",
+    "explain",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "autograd_viz.commands.train:evaluate_command",
     "check": "autograd_viz.commands.check:check",
     "demo": "autograd_viz.commands.demo:demo_command",
+    "explain": "autograd_viz.commands.explain:explain_command",
 }
 
 #: command name -> the first sentence of its help, so ``autograd-viz --help`` lists the commands without
@@ -28,6 +29,7 @@ SHORT_HELP: dict[str, str] = {
     "evaluate": "Test accuracy, per-class accuracy and confusion matrix of a trained model (model.npz).",
     "check": "Check the claims of derivation FILES.",
     "demo": "Draw the notes' example, check the built-in derivations and train on MNIST, all into one folder.",
+    "explain": "Write the worked solution of EXPR at the --at values, every number and formula cross-checked.",
 }
 
 

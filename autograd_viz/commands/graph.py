@@ -165,9 +165,12 @@ def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Node, list[
 @click.option("--precision", type=click.IntRange(1, 17), default=4, show_default=True, help="Significant digits.")
 @click.option("--max-nodes", type=click.IntRange(2), default=2000, show_default=True,
               help="Draw at most this many boxes (both: two per value); the rest collapse into one box.")
+@click.option("--step", default=None, metavar="NAME", help="With FILE.toml: draw this [define] step, not the last.")
+@click.option("--unroll", is_flag=True, help="Tensor EXPR drawn with one Value per entry (shapes up to 4x4).")
+@click.option("--shapes", default="", metavar="NAME=RxC,...", help="--unroll: tensor inputs, e.g. X=4x4,W=4x3.")
 def graph_command(expr: str | None, at: str, params: str, kind: str, output: str | None, as_json: bool,
                   mlp_sizes: str | None, batch: int, seed: int, renderer: str | None, rankdir: str, precision: int,
-                  max_nodes: int) -> None:
+                  max_nodes: int, step: str | None, unroll: bool, shapes: str) -> None:
     """Draw the forward and backward graph of EXPR at the --at values, and print each input's gradient.
 
     Example: autograd-viz graph "0.5*(sigmoid(a*x0+b)-y0)**2" --at a=0.5,b=-1,x0=2,y0=1 --params a,b -o g.svg
@@ -184,7 +187,17 @@ def graph_command(expr: str | None, at: str, params: str, kind: str, output: str
     else:
         assert expr is not None
         wanted = {p.strip() for p in params.split(",") if p.strip()}
-        root, inputs = build_expression(expr, parse_assignments(at), wanted)
+        from autograd_viz import steps  # named steps "z = ...; L = ..." and FILE.toml [define] chains
+
+        if unroll:  # the explain helper's unrolling: tensors rebuilt with one Value per entry (--seed values)
+            from autograd_viz.commands.explain import unrolled_graph
+
+            root, inputs = unrolled_graph(expr, shapes, parse_assignments(at), seed)
+        elif expr.endswith(".toml") or steps.is_program(expr):
+            build = steps.build_toml if expr.endswith(".toml") else steps.build_steps
+            root, inputs = build(expr, parse_assignments(at), wanted, output=step)
+        else:
+            root, inputs = build_expression(expr, parse_assignments(at), wanted)
         title, description = None, expr
     root.backward()
     if output is not None:
