@@ -31,3 +31,24 @@ class ExpressionError(AutogradVizError, ValueError):
 
 class DataError(AutogradVizError, ValueError):
     """A data file is missing, truncated or corrupt (the message names the file and what is wrong)."""
+
+
+class OutputPathError(AutogradVizError, OSError):
+    """An output cannot be written: read-only folder, a parent that is a file, a full disk, a directory or a FIFO
+    without a reader where a file goes, or an output folder another run holds (the message names the path)."""
+
+
+class InputFileError(AutogradVizError, ValueError):
+    """A file to read is not a regular file (a FIFO, device or directory), is larger than allowed, or unreadable."""
+
+
+class CheckpointError(AutogradVizError, ValueError):
+    """A checkpoint or model file is missing, unreadable, tampered with, or does not fit the model."""
+
+
+class TrainingConfigError(AutogradVizError, ValueError):
+    """A training setting is invalid or contradicts another (batch size, early stopping, a resumed run's options)."""
+
+
+class PlotError(AutogradVizError, RuntimeError):
+    """A plot cannot be drawn: matplotlib is missing or there is nothing to plot."""
