@@ -140,7 +140,7 @@ def _check_folder(folder: Path, where: str) -> None:
         raise OutputPathError(f"cannot write {where}: no space left on the device (the disk is full)")
 
 
-def _temp_name(target: Path, kind: str = "tmp", suffix: str = "") -> tuple[int, str]:
+def make_temp(target: Path, kind: str = "tmp", suffix: str = "") -> tuple[int, str]:
     """Create ``.<name>.<random>.<pid>.<kind><suffix>`` beside ``target``; returns (fd, path)."""
     return tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{os.getpid()}.{kind}{suffix}", dir=target.parent)
 
@@ -233,7 +233,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(target.parent, [target.name])
-        fd, tmp = _temp_name(target)
+        fd, tmp = make_temp(target)
     except OSError as exc:
         raise OutputPathError(f"cannot write {path}: {_why(exc)}") from None
     try:
@@ -279,7 +279,7 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[str], None], su
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(target.parent, [target.name])
-        fd, tmp = _temp_name(target, suffix=suffix or target.suffix)
+        fd, tmp = make_temp(target, suffix=suffix or target.suffix)
     except OSError as exc:
         raise OutputPathError(f"cannot write {path}: {_why(exc)}") from None
     os.close(fd)

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from hostile import readonly_prefix
 
 from autograd_viz.errors import InputFileError, OutputPathError
 from autograd_viz.io import (
@@ -25,7 +26,6 @@ from autograd_viz.io import (
     read_text_bounded,
     remove_stale_temps,
 )
-from hostile import readonly_prefix
 
 
 def _read_fifo(path, sink: list[bytes]) -> threading.Thread:
@@ -210,7 +210,8 @@ def test_check_report_through_dev_stdout_and_dash_keeps_links(tmp_path):
     from hostile import run_cli
 
     spec = tmp_path / "one.toml"
-    spec.write_text('title = "t"\n[symbols]\nx = "real"\n\n[[claim]]\nname = "square"\nlhs = "diff(x**2, x)"\nrhs = "2*x"\n')
+    spec.write_text('title = "t"\n[symbols]\nx = "real"\n\n[[claim]]\nname = "square"\n'
+                    'lhs = "diff(x**2, x)"\nrhs = "2*x"\n')
     link = tmp_path / "stdout-link"
     link.symlink_to("/dev/stdout")
     for target in (str(link), "-"):

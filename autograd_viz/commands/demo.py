@@ -59,9 +59,9 @@ def _done(run: Run, start: float, message: str) -> None:
 # --- 1. graphs -------------------------------------------------------------------------------------------------
 def draw_notes_example(run: Run) -> None:
     """Draw the notes' loss three ways; print its value and the parameters' gradients."""
+    from autograd_viz.graph import topological_order
     from autograd_viz.viz import NoRendererWarning, available, draw
     from autograd_viz.viz.examples import notes_example
-    from autograd_viz.graph import topological_order
 
     start = _step(run, 1, 3, f"graphs of the notes' example {NOTES_TEXT} at "
                   + ", ".join(f"{k}={v:g}" for k, v in NOTES_AT.items()))

@@ -16,14 +16,14 @@ from typing import Any
 import click
 import numpy as np
 
-from autograd_viz.viz import NoRendererWarning, draw
-from autograd_viz.viz.renderers import RENDERERS, choose
-from autograd_viz.viz.style import KINDS, RANKDIRS
 from autograd_viz.errors import ExpressionError
 from autograd_viz.expr import Evaluator, Grammar, names_in, parse
 from autograd_viz.graph import Node
 from autograd_viz.ops import OPS, SCALAR_OPS
 from autograd_viz.scalar import Value
+from autograd_viz.viz import NoRendererWarning, draw
+from autograd_viz.viz.renderers import RENDERERS, choose
+from autograd_viz.viz.style import KINDS, RANKDIRS
 
 #: Functions an expression may call: the op table's one-input ops that ``Value`` has a method for.
 FUNCTIONS: frozenset[str] = frozenset(

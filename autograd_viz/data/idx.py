@@ -8,14 +8,16 @@ one ``DataError`` naming the file and the problem.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import zlib
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from autograd_viz.errors import DataError
+from autograd_viz.errors import DataError, InputFileError
+from autograd_viz.io import open_regular
 
 #: IDX type code -> big-endian NumPy dtype.
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -32,18 +34,44 @@ LABELS_MAGIC = 0x00000801
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def decompress(data: bytes, where: str | os.PathLike = "<bytes>") -> bytes:
-    """Return ``data`` gunzipped when it starts with the gzip magic, else unchanged; a broken gzip is a DataError."""
+#: the most data any IDX header may declare (MNIST's largest file holds 47 MB); a header asking for more is refused
+#: before anything is read or allocated, so a gzip bomb costs at most what its header declares.
+MAX_IDX_BYTES = 1 << 30
+_CHUNK = 1 << 20
+
+
+def decompress(data: bytes, where: str | os.PathLike = "<bytes>", limit: int = MAX_IDX_BYTES) -> bytes:
+    """Return ``data`` gunzipped when it starts with the gzip magic, else unchanged; a broken gzip, or one that
+    inflates past ``limit`` bytes, is a DataError (inflation stops there: memory stays bounded)."""
     if not data.startswith(_GZIP_MAGIC):
         return data
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+        out = _read_upto(handle, limit + 1, where)
+    if len(out) > limit:
+        raise DataError(f"{where}: gzip data inflates to more than {limit:,} bytes")
+    return bytes(out)
+
+
+def _read_upto(handle: BinaryIO, n: int, where: str | os.PathLike) -> bytearray:
+    """Up to ``n`` bytes from ``handle`` (fewer at the end of the data), read in chunks into one buffer."""
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
     try:
-        return gzip.decompress(data)
+        while got < n:
+            k = handle.readinto(view[got:got + _CHUNK])
+            if not k:
+                break
+            got += k
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{where}: bad gzip data ({exc}): the file is truncated or corrupt") from None
+    finally:
+        view.release()
+    del buf[got:]
+    return buf
 
 
-def parse_idx(data: bytes, where: str | os.PathLike = "<bytes>", magic: int | None = None) -> np.ndarray:
-    """Parse uncompressed IDX bytes into a read-only array (no copy), checking magic, dims and byte length."""
+def _header(data: bytes | bytearray, where: str | os.PathLike, magic: int | None) -> tuple[int, tuple[int, ...]]:
+    """Check an IDX header; return (header length, dimensions). Errors name the file."""
     if len(data) < 4:
         raise DataError(f"{where}: {len(data)} bytes is too short for an IDX header (truncated or empty file)")
     zero, code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
@@ -57,30 +85,83 @@ def parse_idx(data: bytes, where: str | os.PathLike = "<bytes>", magic: int | No
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataError(f"{where}: truncated header: {ndim} dimensions need {header} bytes, the file has {len(data)}")
-    dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    dtype = IDX_DTYPES[code]
+    return header, tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+
+
+def _check_shape(dims: tuple[int, ...], shape: tuple[int | None, ...] | None, where: str | os.PathLike) -> None:
+    """``dims`` must match ``shape`` (None: any size) when a shape is required (e.g. (None, 28, 28) for MNIST)."""
+    if shape is None:
+        return
+    if len(dims) != len(shape) or any(want is not None and got != want for got, want in zip(dims, shape, strict=False)):
+        text = " x ".join(map(str, dims))
+        wanted = " x ".join("N" if n is None else str(n) for n in shape)
+        raise DataError(f"{where}: dimensions {text} do not fit this data set, which needs {wanted}")
+
+
+def parse_idx(data: bytes | bytearray, where: str | os.PathLike = "<bytes>", magic: int | None = None,
+              shape: tuple[int | None, ...] | None = None) -> np.ndarray:
+    """Parse uncompressed IDX bytes into a read-only array (no copy), checking magic, dims, ``shape`` (None
+    entries: any size) and byte length."""
+    header, dims = _header(data, where, magic)
+    _check_shape(dims, shape, where)
+    dtype = IDX_DTYPES[data[2]]
     expected = math.prod(dims) * dtype.itemsize  # Python ints: 3 huge dims must not overflow into a match
     actual = len(data) - header
     if actual != expected:
         what = "truncated" if actual < expected else "has trailing bytes"
-        shape = " x ".join(map(str, dims))
-        raise DataError(f"{where}: {what}: dimensions {shape} need {expected} data bytes, found {actual}")
+        text = " x ".join(map(str, dims))
+        raise DataError(f"{where}: {what}: dimensions {text} need {expected} data bytes, found {actual}")
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
-    return array if dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
+    if dtype.itemsize != 1:
+        array = array.astype(dtype.newbyteorder("="))
+    array.flags.writeable = False
+    return array
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
-    """The uncompressed content of a file, raw or ``.gz`` (detected by content); errors name the file."""
+def read_bytes(path: str | os.PathLike, magic: int | None = None, shape: tuple[int | None, ...] | None = None,
+               limit: int = MAX_IDX_BYTES) -> bytearray:
+    """The uncompressed IDX content of a file, raw or ``.gz`` (detected by content), read no further than its
+    header declares: a header asking for more than ``limit`` bytes, a wrong ``magic`` or ``shape``, or data past
+    the declared end are refused before more is read. FIFOs, devices and folders are refused unopened."""
     try:
-        data = Path(path).read_bytes()
+        with open_regular(path, None, "IDX file") as raw:
+            gzipped = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            if gzipped:
+                with gzip.GzipFile(fileobj=raw) as handle:
+                    return _read_declared(handle, path, magic, shape, limit)
+            return _read_declared(raw, path, magic, shape, limit)
+    except InputFileError as exc:
+        raise DataError(str(exc).replace("IDX file ", "", 1)) from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return decompress(data, path)
 
 
-def read_idx(path: str | os.PathLike, magic: int | None = None) -> np.ndarray:
-    """Read an IDX file, raw or ``.gz`` (detected by content), into a read-only array; errors name the file."""
-    return parse_idx(read_bytes(path), path, magic)
+def _read_declared(handle: BinaryIO, where: str | os.PathLike, magic: int | None,
+                   shape: tuple[int | None, ...] | None, limit: int) -> bytearray:
+    data = _read_upto(handle, 4, where)
+    if len(data) == 4 and data[3]:
+        data += _read_upto(handle, 4 * data[3], where)
+    header, dims = _header(data, where, magic)
+    _check_shape(dims, shape, where)
+    expected = math.prod(dims) * IDX_DTYPES[data[2]].itemsize
+    if expected > limit:
+        text = " x ".join(map(str, dims))
+        raise DataError(f"{where}: its header declares {text} = {expected:,} data bytes, more than the {limit:,} "
+                        "allowed (refused before reading)")
+    data += _read_upto(handle, expected, where)
+    if len(data) == header + expected and _read_upto(handle, 1, where):
+        text = " x ".join(map(str, dims))
+        raise DataError(f"{where}: has trailing bytes: dimensions {text} need {expected} data bytes, the file holds "
+                        "more (stopped reading there)")
+    return data
+
+
+def read_idx(path: str | os.PathLike, magic: int | None = None,
+             shape: tuple[int | None, ...] | None = None) -> np.ndarray:
+    """Read an IDX file, raw or ``.gz`` (detected by content), into a read-only array; errors name the file.
+    Memory stays bounded by what the header declares (see :func:`read_bytes`)."""
+    return parse_idx(read_bytes(path, magic, shape), path, magic, shape)
 
 
 def check_pair(images: np.ndarray, labels: np.ndarray, images_where: str, labels_where: str,

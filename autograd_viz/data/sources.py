@@ -27,6 +27,10 @@ from autograd_viz.data.idx import IMAGES_MAGIC, LABELS_MAGIC, check_pair, parse_
 from autograd_viz.data.preprocess import flatten, scale
 from autograd_viz.errors import DataError
 
+#: what every MNIST-style file must hold: N images of 28 x 28 pixels, N labels (an IDX of 10000 x 2 x 392 is
+#: not MNIST, however many bytes it has)
+IMAGE_SHAPE: tuple[int | None, ...] = (None, 28, 28)
+LABEL_SHAPE: tuple[int | None, ...] = (None,)
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 #: sha256 accepted for each file: of the official .gz and/or of the uncompressed IDX content (the latter survives
@@ -109,10 +113,11 @@ def search_folders(dataset: str, data_dir: str | os.PathLike | None = None) -> l
 
 
 def find_file(name: str, folders: Sequence[Path]) -> Path | None:
-    """The first ``name`` or ``name.gz`` in ``folders``, or None."""
+    """The first ``name`` or ``name.gz`` in ``folders``, or None. Anything there under that name counts (a FIFO,
+    device or folder too), so reading it says what is wrong instead of silently downloading around it."""
     for folder in folders:
         for candidate in (folder / name, folder / f"{name}.gz"):
-            if candidate.is_file():
+            if candidate.exists():
                 return candidate
     return None
 
@@ -208,13 +213,14 @@ def _read_pair(dataset: str, images_path: Path, labels_path: Path,
 def _read_checked(dataset: str, path: Path, magic: int) -> np.ndarray:
     """Parse one file, refusing a known file under the wrong name (Fashion-MNIST found while looking for MNIST,
     t10k for train); unknown content (your own IDX files) is accepted. sha256 costs ~0.03 s for 47 MB."""
-    data = read_bytes(path)
+    shape = IMAGE_SHAPE if magic == IMAGES_MAGIC else LABEL_SHAPE
+    data = read_bytes(path, magic, shape)  # bounded by the header, which must fit the data set's shape
     owner = KNOWN_CONTENT.get(hashlib.sha256(data).hexdigest())
     name = path.name.removesuffix(".gz")
     if owner is not None and owner != (dataset, name):
         raise DataError(f"{path}: this is {owner[0]}'s {owner[1]}, not {dataset}'s {name} (files of different data "
                         "sets or splits mixed up in one folder?)")
-    return parse_idx(data, path, magic)
+    return parse_idx(data, path, magic, shape)
 
 
 def _describe_source(paths: dict[str, Path]) -> str:
