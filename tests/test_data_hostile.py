@@ -89,7 +89,7 @@ def test_idx_of_the_wrong_shape_is_not_mnist(tmp_path):
     folder.mkdir()
     (folder / "t10k-images-idx3-ubyte").write_bytes(write_idx(np.zeros((10000, 2, 392), np.uint8)))
     (folder / "t10k-labels-idx1-ubyte").write_bytes(write_idx(np.zeros(10000, np.uint8)))
-    with pytest.raises(DataError, match=r"dimensions 10000 x 2 x 392 do not fit this data set, which needs N x 28 x 28"):
+    with pytest.raises(DataError, match=r"dimensions 10000 x 2 x 392 do not fit this data set, which needs N x 28"):
         load_mnist_test_split(tmp_path, download=False)
 
 
