@@ -79,8 +79,10 @@ def test_demo_without_data_draws_and_checks_and_prints_one_hint(tmp_path: Path, 
         assert (out / name).is_file(), name
     assert not (out / "metrics.json").exists() and not (out / "history.csv").exists()
     hint_lines = [line for line in result.output.splitlines() if "AUTOGRAD_VIZ_DATA" in line]
-    assert len(hint_lines) == 2  # the step's one-line hint and the same as a closing note
+    assert len(hint_lines) == 1  # said once, as the closing note (the step line points to it)
     assert all(demo.DATA_HINT in line for line in hint_lines)
+    assert "skipped: training skipped" not in result.output
+    assert any(line.strip().startswith("skipped: no MNIST data") for line in result.output.splitlines())
     assert not list(isolated.rglob("*.gz"))
 
 

@@ -4,6 +4,7 @@ and in range, with click's one-line usage error naming the option."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -35,3 +36,23 @@ def finite(min: float | None = None, max: float | None = None, *, min_open: bool
 TIMEOUT = finite(0.1, 86_400.0)
 #: ``--seed`` of every command that draws random numbers
 SEED = click.IntRange(0, MAX_SEED)
+
+
+class LazyChoice(click.Choice):
+    """A Choice whose names come from ``loader()`` on first use: the names live in their own modules (optimizers,
+    schedules, ...), which need not load for ``autograd-viz --help``."""
+
+    def __init__(self, loader: Callable[[], Sequence[str]], case_sensitive: bool = True) -> None:
+        self._loader = loader
+        self._names: tuple[str, ...] | None = None
+        super().__init__((), case_sensitive)
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        if self._names is None:
+            self._names = tuple(self._loader())
+        return self._names
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        """click's __init__ assigns the (empty) tuple passed to it: the loader decides instead."""

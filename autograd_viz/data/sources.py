@@ -24,7 +24,7 @@ import numpy as np
 
 from autograd_viz.data.download import download
 from autograd_viz.data.idx import IMAGES_MAGIC, LABELS_MAGIC, check_pair, parse_idx, read_bytes
-from autograd_viz.data.preprocess import flatten, scale
+from autograd_viz.data.preprocess import downsample2x, flatten, scale
 from autograd_viz.errors import DataError
 
 #: what every MNIST-style file must hold: N images of 28 x 28 pixels, N labels (an IDX of 10000 x 2 x 392 is
@@ -81,11 +81,16 @@ class Dataset:
         """Human-readable class names, index = label."""
         return CLASS_NAMES.get(self.name.split(" ")[0], tuple(str(i) for i in range(10)))
 
-    def arrays(self, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def arrays(self, dtype: Any = np.float32, downsample: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(x_train, y_train, x_test, y_test)`` ready for an MLP: pixels scaled to [0, 1] and flattened to
-        (N, 784) in ``dtype``, labels as integer class indices."""
-        return (flatten(scale(self.train_images, dtype)), self.train_labels.astype(np.intp),
-                flatten(scale(self.test_images, dtype)), self.test_labels.astype(np.intp))
+        (N, 784) in ``dtype`` (``downsample``: every second pixel first, (N, 196), as in note 000), labels as
+        integer class indices."""
+        def prepare(images: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(flatten(scale(downsample2x(images) if downsample else images, dtype)))
+
+        return (prepare(self.train_images), self.train_labels.astype(np.intp),
+                prepare(self.test_images), self.test_labels.astype(np.intp))
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, train={self.train_images.shape}, test={self.test_images.shape}, "

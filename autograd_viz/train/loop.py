@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import autograd_viz.functional as F
-from autograd_viz.errors import AutogradVizError, ShapeError
+from autograd_viz.errors import AutogradVizError, CheckpointError, ShapeError, TrainingConfigError
 from autograd_viz.graph import no_grad
 from autograd_viz.nn.layers import BatchNorm1d, Dropout
 from autograd_viz.nn.module import Module, Sequential
@@ -59,7 +59,7 @@ class Trainer:
                  meta: dict[str, Any] | None = None, eval_batch_size: int = 2048,
                  threads: int | str | None = "auto") -> None:
         if int(batch_size) < 1:
-            raise AutogradVizError(f"Trainer: batch_size must be >= 1, got {batch_size}")
+            raise TrainingConfigError(f"Trainer: batch_size must be >= 1, got {batch_size}")
         self.model, self.optimizer = model, optimizer
         self.params = model.parameters()
         self.dtype = self.params[0].dtype if self.params else np.dtype(np.float32)
@@ -144,7 +144,9 @@ class Trainer:
         epochs without improvement of ``monitor`` (val_loss or val_accuracy) and, with ``restore_best``,
         the best weights are put back.
         """
-        with blas_threads(self.threads):
+        # a diverging run overflows on its way to NaN: the loss check below stops it with one line, so NumPy's
+        # RuntimeWarnings (overflow in exp, invalid value in subtract, ...) would only repeat it, four times over
+        with blas_threads(self.threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return self._fit(x, y, epochs, x_val, y_val, patience, restore_best, monitor, min_delta)
 
     def _fit(self, x: Any, y: Any, epochs: int, x_val: Any, y_val: Any, patience: int | None, restore_best: bool,
@@ -154,9 +156,9 @@ class Trainer:
         if validate:
             x_val, y_val = self._arrays(x_val, y_val, "fit (validation)")
         if patience is not None and (not validate or patience < 1):
-            raise AutogradVizError("fit: early stopping needs validation data and patience >= 1")
+            raise TrainingConfigError("fit: early stopping needs validation data and patience >= 1")
         if monitor not in ("val_loss", "val_accuracy"):
-            raise AutogradVizError(f"fit: monitor must be val_loss or val_accuracy, got {monitor!r}")
+            raise TrainingConfigError(f"fit: monitor must be val_loss or val_accuracy, got {monitor!r}")
         self._check_labels(x, y)
         n, bs = len(x), self.batch_size
         # BatchNorm cannot train on a batch of one sample: drop such a last batch.
@@ -266,7 +268,7 @@ class Trainer:
         """Load a checkpoint written by :meth:`save`; the next ``fit`` continues from its epoch."""
         ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         if "trainer" not in ck.meta:
-            raise AutogradVizError("resume: the checkpoint has no trainer state (it is a final model file)")
+            raise CheckpointError("resume: the checkpoint has no trainer state (it is a final model file)")
         restore(ck, self.model, self.optimizer)
         state = ck.meta["trainer"]
         self.epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
