@@ -136,3 +136,21 @@ def test_graph_to_stdout_is_only_the_drawing(tmp_path):
     done = run_cli(["graph", "a*b", "--at", "a=1,b=2", "-o", "-", "--format", "dot"], timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.lstrip().startswith("digraph") and "name" not in done.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize("script", ["train_14x14_000.py", "train_batchnorm_dropout.py", "train_init_comparison.py",
+                                    "train_regression_002.py", "train_rmsprop_001.py"])
+def test_examples_without_data_end_in_one_line_saying_how_to_get_it(script, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / script
+    env = {k: v for k, v in os.environ.items() if k != "AUTOGRAD_VIZ_DATA"}
+    env.update(XDG_CACHE_HOME=str(tmp_path), AUTOGRAD_VIZ_MIRROR="http://127.0.0.1:9/", AUTOGRAD_VIZ_QUICK="1")
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "To fix:" in lines[0], done.stderr
