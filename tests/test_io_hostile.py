@@ -239,3 +239,38 @@ def test_check_writable_dir_accepts_a_new_nested_folder_and_makes_nothing(tmp_pa
     assert os.listdir(tmp_path) == []
     with folder_lock(tmp_path / "a"):
         pass
+
+
+def _tmpfs_prefix(folder, fill: bool) -> list[str]:
+    """Run a command with a 256 kB tmpfs on ``folder`` (a private mount namespace), optionally filled up."""
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("unshare") or subprocess.run(["unshare", "-m", "true"]).returncode:
+        pytest.skip("a full disk is simulated with a tmpfs in a private mount namespace: needs root and unshare")
+    script = 'mount -t tmpfs -o size=256k tmpfs "$0" && '
+    if fill:
+        script += 'dd if=/dev/zero of="$0/fill" bs=4k 2>/dev/null; '
+    script += 'exec "$@"'
+    return ["unshare", "-m", "sh", "-c", script, str(folder)]
+
+
+@pytest.mark.parametrize("fill", [True, False])
+def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, fill):
+    from hostile import CLI
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    code = ("import sys\nfrom autograd_viz.io import atomic_write_bytes, check_writable_dir\n"
+            "from autograd_viz.errors import OutputPathError\nimport os\n"
+            "try:\n    check_writable_dir(sys.argv[1] + '/run')\n    atomic_write_bytes(sys.argv[1] + '/big.bin', "
+            "bytes(1 << 20))\n    print('WROTE')\nexcept OutputPathError as exc:\n    print('ERROR', exc)\n"
+            "print(sorted(n for n in os.listdir(sys.argv[1]) if n != 'fill'))\n")
+    done = subprocess.run([*_tmpfs_prefix(disk, fill), sys.executable, "-c", code, str(disk)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    first, listing = done.stdout.splitlines()
+    assert first.startswith("ERROR") and "disk is full" in first, first
+    assert listing == "[]"  # no temp file, no half file
+    graph = subprocess.run([*_tmpfs_prefix(disk, True), *CLI, "graph", "a*b", "--at", "a=1,b=2", "-o",
+                            str(disk / "g.svg")], capture_output=True, text=True, timeout=60)
+    assert graph.returncode == 2 and "Traceback" not in graph.stderr and "disk is full" in graph.stderr
