@@ -136,7 +136,7 @@ def _check_folder(folder: Path, where: str) -> None:
         fs = os.statvfs(probe)
     except OSError:
         return
-    if fs.f_bavail == 0 and os.geteuid() != 0 or fs.f_bfree == 0:
+    if fs.f_blocks > 0 and (fs.f_bavail == 0 and os.geteuid() != 0 or fs.f_bfree == 0):  # 0 blocks: a pseudo-fs
         raise OutputPathError(f"cannot write {where}: no space left on the device (the disk is full)")
 
 
@@ -308,8 +308,10 @@ def _special(path: str | os.PathLike) -> bool:
 @contextmanager
 def folder_lock(folder: str | os.PathLike, what: str = "output folder") -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (flock on the folder itself: nothing is left behind, and a killed
-    holder releases it); a second holder gets one :class:`OutputPathError` line instead of waiting."""
+    holder releases it); a second holder gets one :class:`OutputPathError` line instead of waiting. A folder this
+    call creates is removed again if it is still empty at the end (a run that failed early leaves nothing)."""
     path = Path(folder)
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -324,6 +326,11 @@ def folder_lock(folder: str | os.PathLike, what: str = "output folder") -> Itera
         yield
     finally:
         os.close(fd)
+        if created:
+            try:
+                path.rmdir()  # only succeeds when empty
+            except OSError:
+                pass
 
 
 # --- reading --------------------------------------------------------------------------------------------------

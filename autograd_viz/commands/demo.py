@@ -21,8 +21,7 @@ import click
 import numpy as np
 
 from autograd_viz.commands.options import TIMEOUT
-from autograd_viz.errors import OutputPathError
-from autograd_viz.io import atomic_write_text, check_writable_dir, dumps_json
+from autograd_viz.io import atomic_write_text, check_writable_dir, dumps_json, folder_lock
 
 NOTES_AT = {"a": 0.5, "b": -1.0, "x0": 2.0, "y0": 1.0}
 NOTES_TEXT = "L = ½(σ(a·x₀ + b) − y₀)²"
@@ -289,17 +288,14 @@ def demo_command(out: str, quick: bool, epochs: int | None, limit: int | None, d
     begin = time.perf_counter()
     run = Run(Path(out), click.echo)
     check_writable_dir(run.out, "--out")  # a read-only or impossible --out fails now, in one line
-    try:
-        run.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputPathError(f"--out {run.out}: cannot create it ({exc.strerror or exc})") from None
     run.echo(f"autograd-viz demo: writing to {run.out.resolve()}")
-    draw_notes_example(run)
-    check_derivations(run, quick, timeout)
-    with blas_threads(1 if have_threadpoolctl() else None):
-        train_mnist(run, data_dir, not offline, epochs or (2 if quick else 5),
-                    limit if limit is not None else (2000 if quick else None))
-    write_index(run, time.perf_counter() - begin)
+    with folder_lock(run.out, "--out"):  # two demos into one folder: the second is refused, not interleaved
+        draw_notes_example(run)
+        check_derivations(run, quick, timeout)
+        with blas_threads(1 if have_threadpoolctl() else None):
+            train_mnist(run, data_dir, not offline, epochs or (2 if quick else 5),
+                        limit if limit is not None else (2000 if quick else None))
+        write_index(run, time.perf_counter() - begin)
     if run.failed:
         raise SystemExit(1)
 
