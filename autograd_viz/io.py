@@ -311,7 +311,7 @@ def folder_lock(folder: str | os.PathLike, what: str = "output folder") -> Itera
     holder releases it); a second holder gets one :class:`OutputPathError` line instead of waiting. A folder this
     call creates is removed again if it is still empty at the end (a run that failed early leaves nothing)."""
     path = Path(folder)
-    created = not path.exists()
+    created = [p for p in (path, *path.parents) if not p.exists() and not p.is_symlink()]  # deepest first
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -321,16 +321,17 @@ def folder_lock(folder: str | os.PathLike, what: str = "output folder") -> Itera
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            created = []  # the folder is the other run's now: never remove it
             raise OutputPathError(f"{what} {path} is in use by another run (it holds the folder's lock); wait for "
                                   "it to finish or choose another folder") from None
         yield
     finally:
         os.close(fd)
-        if created:
+        for made in created:
             try:
-                path.rmdir()  # only succeeds when empty
+                made.rmdir()  # only succeeds when empty
             except OSError:
-                pass
+                break
 
 
 # --- reading --------------------------------------------------------------------------------------------------

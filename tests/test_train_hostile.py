@@ -211,6 +211,9 @@ TAMPERED = {
     "object array (pickle)": dict(add={"extra/evil": np.array([{"a": 1}], dtype=object)}),
     "string array": dict(add={"model/fc1.weight": np.array(["x"] * 4)}),
     "weights of the wrong shape": dict(add={"model/fc1.weight": np.zeros((3, 3), np.float32)}),
+    "best weights of the wrong shape": dict(add={"extra/best/fc1.weight": np.zeros((3, 3), np.float32)}),
+    "history longer than epoch": dict(meta=_set("trainer.history.epochs", [{}] * 7)),
+    "epoch is a bool": dict(meta=_set("trainer.epoch", True)),
 }
 
 
@@ -387,3 +390,12 @@ def test_checkpoint_loader_refuses_a_directory_entry_name_it_does_not_know(tmp_p
         from autograd_viz.train import load_checkpoint
 
         load_checkpoint(bad)
+
+
+def test_a_run_that_fails_early_leaves_no_out_folder(tmp_path):
+    empty = tmp_path / "nodata"
+    empty.mkdir()
+    out = tmp_path / "new" / "run"
+    done = train(empty, tmp_path, "--epochs", "1", "--out", str(out))
+    assert_one_line_error(done, "missing")
+    assert not out.exists() and not out.parent.exists()

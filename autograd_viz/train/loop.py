@@ -280,4 +280,10 @@ class Trainer:
         self._best_score = math.inf if state["best_score"] is None else float(state["best_score"])
         self._wait = int(state["wait"])
         best = {k[5:]: v for k, v in ck.extra.items() if k.startswith("best/")}
+        if best:  # checked now, not when early stopping puts them back at the end of a long run
+            current = self.model.state_dict()
+            wrong = [k for k, v in best.items() if k not in current or v.shape != current[k].shape]
+            if wrong or set(best) != set(current):
+                raise CheckpointError(f"resume: the checkpoint's best weights do not fit the model "
+                                      f"({(wrong or sorted(set(current) - set(best)))[0]!r})")
         self._best_state = best or None
