@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import io
 import json
 import math
 import os
@@ -161,9 +162,9 @@ def remove_stale_temps(folder: str | os.PathLike, names: Iterable[str] | None = 
     those whose writer process is gone, or all of them with ``every=True`` (the caller holds the folder's lock).
     Returns what was removed."""
     wanted = set(names) if names is not None else None
-    removed = []
+    removed: list[Path] = []
     try:
-        entries = list(os.scandir(folder))
+        entries = list(os.scandir(os.fspath(folder)))
     except OSError:
         return removed
     for entry in entries:
@@ -336,7 +337,7 @@ def folder_lock(folder: str | os.PathLike, what: str = "output folder") -> Itera
 
 # --- reading --------------------------------------------------------------------------------------------------
 @contextmanager
-def open_regular(path: str | os.PathLike, limit: int | None, what: str = "file") -> Iterator[IO[bytes]]:
+def open_regular(path: str | os.PathLike, limit: int | None, what: str = "file") -> Iterator[io.BufferedIOBase]:
     """Open ``path`` for reading if it is a regular file of at most ``limit`` bytes; a FIFO, device or directory
     is one :class:`InputFileError` line (and opening a FIFO never blocks)."""
     try:
@@ -352,7 +353,7 @@ def open_regular(path: str | os.PathLike, limit: int | None, what: str = "file")
             raise InputFileError(f"{what} {path}: {info.st_size:,} bytes is more than the {limit:,} allowed")
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
         fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
-        handle = os.fdopen(fd, "rb")
+        handle = io.BufferedReader(io.FileIO(fd, "rb"))
     except BaseException:
         os.close(fd)
         raise

@@ -24,7 +24,7 @@ from autograd_viz.io import check_writable, dumps_json
 from autograd_viz.ops import OPS, SCALAR_OPS
 from autograd_viz.scalar import Value
 from autograd_viz.viz import NoRendererWarning, draw
-from autograd_viz.viz.renderers import RENDERERS, choose
+from autograd_viz.viz.renderers import RENDERERS, choose, save
 from autograd_viz.viz.style import KINDS, RANKDIRS
 
 #: Functions an expression may call: the op table's one-input ops that ``Value`` has a method for.
@@ -146,7 +146,7 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Node, list[Node]]:
+def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Any, list[Any]]:
     """One training step's graph: random inputs and labels through an MLP (ReLU) into cross-entropy."""
     import autograd_viz.functional as F
     from autograd_viz.tensor import Tensor
@@ -205,6 +205,8 @@ def graph_command(expr: str | None, at: tuple[str, ...], params: tuple[str, ...]
             click.echo(f"warning: --mlp {mlp_sizes} has one output: cross-entropy over a single class is always 0, "
                        "so every gradient drawn is 0; use at least 2 outputs (e.g. "
                        f"{','.join(map(str, sizes[:-1]))},2)", err=True)
+        root: Any
+        inputs: list[Any]
         root, inputs = build_mlp_step(sizes, batch, seed)
         title = f"one training step: MLP {'-'.join(map(str, sizes))}, batch {batch}"
         description = f"mlp {','.join(map(str, sizes))} batch {batch}"
@@ -220,7 +222,7 @@ def graph_command(expr: str | None, at: tuple[str, ...], params: tuple[str, ...]
         graph = draw(root, kind=kind, rankdir=rankdir, precision=precision, max_nodes=max_nodes, title=title)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", NoRendererWarning)
-            written = draw.save(graph, output, renderer=renderer, fmt=fmt)
+            written = save(graph, output, renderer=renderer, fmt=fmt)
         for warning in caught:
             click.echo(str(warning.message), err=True)
         if not caught and str(written) != "-":
@@ -232,7 +234,7 @@ def graph_command(expr: str | None, at: tuple[str, ...], params: tuple[str, ...]
         click.echo("(add -o graph.svg to save the drawing: .dot .svg .png .pdf)", err=True)
 
 
-def _report(description: str, root: Node, inputs: list[Node], as_json: bool) -> None:
+def _report(description: str, root: Node, inputs: list[Any], as_json: bool) -> None:
     value = float(np.asarray(root.data).reshape(-1)[0])
     if as_json:
         rows: list[dict[str, Any]] = []

@@ -124,7 +124,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     if _unreachable(exc):
-        return f"cannot resolve the host ({exc.reason}; offline?)"
+        return f"cannot resolve the host ({getattr(exc, 'reason', exc)}; offline?)"
     if isinstance(exc, urllib.error.URLError):
         return f"{exc.reason}"
     if isinstance(exc, http.client.IncompleteRead):

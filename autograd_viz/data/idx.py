@@ -12,7 +12,6 @@ import io
 import math
 import os
 import zlib
-from typing import BinaryIO
 
 import numpy as np
 
@@ -52,7 +51,7 @@ def decompress(data: bytes, where: str | os.PathLike = "<bytes>", limit: int = M
     return bytes(out)
 
 
-def _read_upto(handle: BinaryIO, n: int, where: str | os.PathLike) -> bytearray:
+def _read_upto(handle: io.BufferedIOBase, n: int, where: str | os.PathLike) -> bytearray:
     """Up to ``n`` bytes from ``handle`` (fewer at the end of the data), read in chunks into one buffer."""
     buf = bytearray(n)
     view, got = memoryview(buf), 0
@@ -137,7 +136,7 @@ def read_bytes(path: str | os.PathLike, magic: int | None = None, shape: tuple[i
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _read_declared(handle: BinaryIO, where: str | os.PathLike, magic: int | None,
+def _read_declared(handle: io.BufferedIOBase, where: str | os.PathLike, magic: int | None,
                    shape: tuple[int | None, ...] | None, limit: int) -> bytearray:
     data = _read_upto(handle, 4, where)
     if len(data) == 4 and data[3]:

@@ -66,7 +66,7 @@ def save_checkpoint(path: str | os.PathLike, model: Module, optimizer: Optimizer
     arrays["meta"] = np.array(json.dumps(meta, allow_nan=False))
     target = Path(path)
     with atomic_open(target, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # NumPy's stub types the first keyword
     return target
 
 

@@ -69,7 +69,10 @@ class Trainer:
         self.schedule, self.penalty = schedule, penalty
         self.rng = np.random.default_rng(seed)
         self.quiet, self.stream = quiet, stream
-        self.threads = (1 if have_threadpoolctl() else None) if threads == "auto" else threads
+        if isinstance(threads, str) and threads != "auto":
+            raise TrainingConfigError(f"Trainer: threads must be 'auto', None or a number >= 1, got {threads!r}")
+        self.threads: int | None = (1 if have_threadpoolctl() else None) if threads == "auto" else (
+            None if threads is None else int(threads))
         self.checkpoint_path = checkpoint_path
         self.meta = dict(meta or {})
         self.history = History()
@@ -195,7 +198,7 @@ class Trainer:
                 loss_sum += value * k
                 correct += int(np.count_nonzero(to_labels(out.data) == yb))
                 seen += k
-                out = loss = None  # free this step's graph before the next one is built (memory is reused)
+                del out, loss  # free this step's graph before the next one is built (memory is reused)
                 if bar.live:
                     elapsed = time.perf_counter() - start_time
                     bar.update(epoch, step, loss_sum / seen, correct / seen, seen / max(elapsed, 1e-9))
