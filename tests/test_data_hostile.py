@@ -201,3 +201,14 @@ def test_zlib_stream_errors_are_data_errors(tmp_path):
     bad.write_bytes(gzip.compress(write_idx(np.arange(10, dtype=np.uint8)))[:12] + zlib.compress(b"junk"))
     with pytest.raises(DataError, match="bad gzip"):
         read_idx(bad, LABELS_MAGIC)
+
+
+@pytest.mark.parametrize("where", ["/dev/null", "file"])
+def test_data_dir_that_is_not_a_folder_is_named_so(tmp_path, where):
+    from autograd_viz.data import load_mnist
+
+    path = tmp_path / "plain" if where == "file" else where
+    if where == "file":
+        path.write_text("x")
+    with pytest.raises(DataError, match=f"data_dir {path}: is not a folder"):
+        load_mnist(path, download=False)

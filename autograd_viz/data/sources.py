@@ -142,6 +142,9 @@ def locate(dataset: str, names: Sequence[str] = FILES, data_dir: str | os.PathLi
            backoff: float = 1.0, progress: bool = True) -> dict[str, Path]:
     """Map each file name to a local path, downloading missing ones into the cache; DataError lists what is missing,
     what was found, every folder tried and how to provide the files."""
+    if data_dir is not None and Path(data_dir).expanduser().exists() and not Path(data_dir).expanduser().is_dir():
+        raise DataError(f"data_dir {data_dir}: is not a folder (it should hold the {dataset} files or a {dataset}/ "
+                        "subfolder)")
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         raise DataError(f"data_dir {data_dir}: no such folder (it should hold the {dataset} files or a {dataset}/ "
                         "subfolder)")
