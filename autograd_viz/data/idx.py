@@ -7,11 +7,10 @@ one ``DataError`` naming the file and the problem.
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
 import os
 import zlib
+from typing import Any
 
 import numpy as np
 
@@ -44,29 +43,10 @@ def decompress(data: bytes, where: str | os.PathLike = "<bytes>", limit: int = M
     inflates past ``limit`` bytes, is a DataError (inflation stops there: memory stays bounded)."""
     if not data.startswith(_GZIP_MAGIC):
         return data
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
-        out = _read_upto(handle, limit + 1, where)
+    out = _Gunzip(data, where).read(limit + 1)
     if len(out) > limit:
         raise DataError(f"{where}: gzip data inflates to more than {limit:,} bytes")
-    return bytes(out)
-
-
-def _read_upto(handle: io.BufferedIOBase, n: int, where: str | os.PathLike) -> bytearray:
-    """Up to ``n`` bytes from ``handle`` (fewer at the end of the data), read in chunks into one buffer."""
-    buf = bytearray(n)
-    view, got = memoryview(buf), 0
-    try:
-        while got < n:
-            k = handle.readinto(view[got:got + _CHUNK])
-            if not k:
-                break
-            got += k
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{where}: bad gzip data ({exc}): the file is truncated or corrupt") from None
-    finally:
-        view.release()
-    del buf[got:]
-    return buf
+    return out
 
 
 def _header(data: bytes | bytearray, where: str | os.PathLike, magic: int | None) -> tuple[int, tuple[int, ...]]:
@@ -117,43 +97,85 @@ def parse_idx(data: bytes | bytearray, where: str | os.PathLike = "<bytes>", mag
     return array
 
 
+class _Gunzip:
+    """``read(n)``: the next ``n`` bytes of gunzipped ``data`` (every gzip member in turn), inflating no further
+    than asked: zlib's ``max_length`` stops a bomb at the size the caller wants."""
+
+    def __init__(self, data: bytes, where: str | os.PathLike, partial_ok: bool = False) -> None:
+        self.rest, self.where, self.partial_ok = data, where, partial_ok
+        self.inflater: Any = None
+
+    def read(self, n: int) -> bytes:
+        parts, need = [], n
+        try:
+            while need > 0:
+                if self.inflater is None or self.inflater.eof:
+                    if self.inflater is not None:
+                        self.rest = self.inflater.unused_data
+                    if not self.rest:
+                        break
+                    self.inflater, source, self.rest = zlib.decompressobj(16 + zlib.MAX_WBITS), self.rest, b""
+                else:
+                    source = self.inflater.unconsumed_tail
+                chunk = self.inflater.decompress(source, need)
+                if not chunk and not self.inflater.eof and not self.inflater.unconsumed_tail:
+                    if self.partial_ok:
+                        break
+                    raise zlib.error("the compressed stream ends early")
+                parts.append(chunk)
+                need -= len(chunk)
+        except zlib.error as exc:
+            raise DataError(f"{self.where}: bad gzip data ({exc}): the file is truncated or corrupt") from None
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+#: the largest IDX header: 4 bytes and 255 dimensions of 4 bytes
+_MAX_HEADER = 4 + 4 * 255
+
+
 def read_bytes(path: str | os.PathLike, magic: int | None = None, shape: tuple[int | None, ...] | None = None,
-               limit: int = MAX_IDX_BYTES) -> bytearray:
+               limit: int = MAX_IDX_BYTES) -> bytes:
     """The uncompressed IDX content of a file, raw or ``.gz`` (detected by content), read no further than its
     header declares: a header asking for more than ``limit`` bytes, a wrong ``magic`` or ``shape``, or data past
-    the declared end are refused before more is read. FIFOs, devices and folders are refused unopened."""
+    the declared end are refused before more is inflated. FIFOs, devices and folders are refused unopened."""
     try:
-        with open_regular(path, None, "IDX file") as raw:
-            gzipped = raw.read(2) == _GZIP_MAGIC
-            raw.seek(0)
-            if gzipped:
-                with gzip.GzipFile(fileobj=raw) as handle:
-                    return _read_declared(handle, path, magic, shape, limit)
-            return _read_declared(raw, path, magic, shape, limit)
+        with open_regular(path, limit + _MAX_HEADER, "IDX file") as raw:
+            head = raw.read(_MAX_HEADER)
+            if head.startswith(_GZIP_MAGIC):  # the compressed bytes are at most ``limit``; what they inflate to
+                compressed = head + raw.read()  # is bounded by the header below
+                head = _Gunzip(compressed[:1 << 16], path, partial_ok=True).read(_MAX_HEADER)
+                size = _declared_size(head, path, magic, shape, limit)
+                stream = _Gunzip(compressed, path)
+                data = stream.read(size)  # header and data in one buffer: no copy of tens of MB
+                trailing = len(data) == size and stream.read(1)
+            else:
+                size = _declared_size(head, path, magic, shape, limit)
+                raw.seek(0)
+                data = raw.read(size)
+                trailing = len(data) == size and raw.read(1)
     except InputFileError as exc:
         raise DataError(str(exc).replace("IDX file ", "", 1)) from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if trailing:
+        header, dims = _header(data, path, magic)
+        text = " x ".join(map(str, dims))
+        raise DataError(f"{path}: has trailing bytes: dimensions {text} need {size - header} data bytes, the file "
+                        "holds more (stopped reading there)")
+    return data
 
 
-def _read_declared(handle: io.BufferedIOBase, where: str | os.PathLike, magic: int | None,
-                   shape: tuple[int | None, ...] | None, limit: int) -> bytearray:
-    data = _read_upto(handle, 4, where)
-    if len(data) == 4 and data[3]:
-        data += _read_upto(handle, 4 * data[3], where)
-    header, dims = _header(data, where, magic)
+def _declared_size(head: bytes, where: str | os.PathLike, magic: int | None, shape: tuple[int | None, ...] | None,
+                   limit: int) -> int:
+    """Header plus data bytes the IDX header ``head`` declares, after checking magic, shape and ``limit``."""
+    header, dims = _header(head, where, magic)
     _check_shape(dims, shape, where)
-    expected = math.prod(dims) * IDX_DTYPES[data[2]].itemsize
+    expected = math.prod(dims) * IDX_DTYPES[head[2]].itemsize
     if expected > limit:
         text = " x ".join(map(str, dims))
         raise DataError(f"{where}: its header declares {text} = {expected:,} data bytes, more than the {limit:,} "
                         "allowed (refused before reading)")
-    data += _read_upto(handle, expected, where)
-    if len(data) == header + expected and _read_upto(handle, 1, where):
-        text = " x ".join(map(str, dims))
-        raise DataError(f"{where}: has trailing bytes: dimensions {text} need {expected} data bytes, the file holds "
-                        "more (stopped reading there)")
-    return data
+    return header + expected
 
 
 def read_idx(path: str | os.PathLike, magic: int | None = None,
