@@ -117,9 +117,10 @@ def check_writable_dir(path: str | os.PathLike, what: str = "output folder") -> 
 
 def _check_folder(folder: Path, where: str) -> None:
     """Probe the folder (or its nearest existing ancestor, if it is still to be made) with a real temp file."""
-    probe = folder
+    probe, seen = folder, set()
     while not probe.exists():
-        if probe.is_symlink():  # a dangling link: it would be created through
+        if probe.is_symlink() and probe not in seen:  # a dangling link: it would be created through
+            seen.add(probe)
             probe = Path(os.path.realpath(probe))
             continue
         if probe.parent == probe:
