@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from autograd_viz.check.runner import builtin_files
 from autograd_viz.cli import main
 from autograd_viz.commands import demo
-from autograd_viz.check.runner import builtin_files
 
 DATA = os.environ.get("AUTOGRAD_VIZ_DATA")
 needs_data = pytest.mark.skipif(not (DATA and Path(DATA, "mnist").is_dir()),
