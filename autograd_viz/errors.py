@@ -33,6 +33,10 @@ class DataError(AutogradVizError, ValueError):
     """A data file is missing, truncated or corrupt (the message names the file and what is wrong)."""
 
 
+class DeadlineExceeded(DataError):
+    """A download as a whole took longer than its deadline (a mirror trickling bytes resets no timer)."""
+
+
 class ConfigError(AutogradVizError, ValueError):
     """A setting is out of range or unknown: a layer size, a learning rate, an initialisation or schedule name
     (the message names the owner and the setting, the value given and what is allowed)."""
@@ -50,3 +54,36 @@ class OptimizerError(AutogradVizError, ValueError):
 
 class MissingDependencyError(AutogradVizError, ImportError):
     """An optional package that a feature needs is not installed (the message names the extra that adds it)."""
+
+
+class OutputPathError(AutogradVizError, OSError):
+    """An output cannot be written: read-only folder, a parent that is a file, a full disk, a directory or a FIFO
+    without a reader where a file goes, or an output folder another run holds (the message names the path)."""
+
+
+class InputFileError(AutogradVizError, ValueError):
+    """A file to read is not a regular file (a FIFO, device or directory), is larger than allowed, or unreadable."""
+
+
+class CheckpointError(AutogradVizError, ValueError):
+    """A checkpoint or model file is missing, unreadable, tampered with, or does not fit the model."""
+
+
+class TrainingConfigError(AutogradVizError, ValueError):
+    """A training setting is invalid or contradicts another (batch size, early stopping, a resumed run's options)."""
+
+
+class PlotError(AutogradVizError, RuntimeError):
+    """A plot cannot be drawn: matplotlib is missing or there is nothing to plot."""
+
+
+class TorchBridgeError(AutogradVizError, ValueError):
+    """A PyTorch object the bridge cannot take (a freed graph, an unsupported layer, a tensor without a graph)."""
+
+
+class ExplainError(AutogradVizError, RuntimeError):
+    """A worked solution failed one of its cross-checks (the message names the node, the op and both numbers)."""
+
+
+class LocalTextError(AutogradVizError, ValueError):
+    """A local-derivative text is not a formula this module can read (``broadcast ḡ``)."""

@@ -31,11 +31,10 @@ SIZES = [784, 128, 64, 10]
 
 
 def _data(dataset: str, data_dir: str | None, limit: int | None):
-    from autograd_viz.commands.train import load_dataset, preprocess
+    from autograd_viz.commands.train import load_dataset
 
     ds = load_dataset(dataset, data_dir, quiet=True)
-    x, y = preprocess(ds.train_images, "float32", False), np.asarray(ds.train_labels, dtype=np.intp)
-    xt, yt = preprocess(ds.test_images, "float32", False), np.asarray(ds.test_labels, dtype=np.intp)
+    x, y, xt, yt = ds.arrays(np.float32)
     if limit:
         x, y = x[:limit], y[:limit]
     return x, y, xt, yt

@@ -11,6 +11,7 @@ import numpy as np
 
 from autograd_viz import nn, optim
 from autograd_viz.data import downsample2x, flatten, load_mnist_test_split, scale
+from autograd_viz.errors import DataError
 from autograd_viz.train import Trainer
 
 
@@ -33,4 +34,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DataError as exc:  # no data here: one line saying how to get it, not a traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -13,6 +13,7 @@ import numpy as np
 
 from autograd_viz import nn, optim
 from autograd_viz.data import load_mnist_test_split
+from autograd_viz.errors import DataError
 from autograd_viz.train import Trainer, confusion_matrix
 
 
@@ -45,4 +46,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except DataError as exc:  # no data here: one line saying how to get it, not a traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from autograd_viz.cli import main
 from autograd_viz.commands.graph import FUNCTIONS
+from autograd_viz.ops import OPS
 from autograd_viz.viz import ENV_VAR, available
 from autograd_viz.viz.renderers import choose
-from autograd_viz.ops import OPS
 
 NOTES = "0.5*(sigmoid(a*x0+b)-y0)**2"
 AT = "a=0.7,b=-0.3,x0=1.5,y0=0.2"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from autograd_viz.check.runner import builtin_files
 from autograd_viz.cli import main
 from autograd_viz.commands import demo
-from autograd_viz.check.runner import builtin_files
 
 DATA = os.environ.get("AUTOGRAD_VIZ_DATA")
 needs_data = pytest.mark.skipif(not (DATA and Path(DATA, "mnist").is_dir()),
@@ -79,8 +79,10 @@ def test_demo_without_data_draws_and_checks_and_prints_one_hint(tmp_path: Path, 
         assert (out / name).is_file(), name
     assert not (out / "metrics.json").exists() and not (out / "history.csv").exists()
     hint_lines = [line for line in result.output.splitlines() if "AUTOGRAD_VIZ_DATA" in line]
-    assert len(hint_lines) == 2  # the step's one-line hint and the same as a closing note
+    assert len(hint_lines) == 1  # said once, as the closing note (the step line points to it)
     assert all(demo.DATA_HINT in line for line in hint_lines)
+    assert "skipped: training skipped" not in result.output
+    assert any(line.strip().startswith("skipped: no MNIST data") for line in result.output.splitlines())
     assert not list(isolated.rglob("*.gz"))
 
 

@@ -12,8 +12,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograd_viz.errors import AutogradVizError, ExpressionError
+from autograd_viz.errors import AutogradVizError, ExpressionError, InputFileError
 from autograd_viz.expr import Grammar, names_in, parse
+from autograd_viz.io import read_text_bounded
+
+#: a derivation file larger than this is refused before it is read (the built-in ones are under 20 kB)
+MAX_FILE_BYTES = 4 * 1024 * 1024
 
 
 class DerivationError(AutogradVizError, ValueError):
@@ -81,7 +85,9 @@ def read_toml(path: str | Path) -> dict:
     """The raw TOML table; raise :class:`UnreadableFileError` if the file cannot be read at all."""
     p = Path(path)
     try:
-        text = p.read_bytes().decode("utf-8")
+        text = read_text_bounded(p, MAX_FILE_BYTES, "derivation file")  # refuses FIFOs, devices, huge files
+    except InputFileError as exc:
+        raise UnreadableFileError(str(exc)) from None
     except OSError as exc:
         raise UnreadableFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:

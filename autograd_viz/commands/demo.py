@@ -10,7 +10,6 @@ the extra that adds what is missing. It ends with an index of every file written
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Callable
@@ -21,7 +20,8 @@ from typing import Any
 import click
 import numpy as np
 
-from autograd_viz.io import atomic_write_text
+from autograd_viz.commands.options import TIMEOUT
+from autograd_viz.io import atomic_write_text, check_writable_dir, dumps_json, folder_lock
 
 NOTES_AT = {"a": 0.5, "b": -1.0, "x0": 2.0, "y0": 1.0}
 NOTES_TEXT = "L = ½(σ(a·x₀ + b) − y₀)²"
@@ -59,9 +59,9 @@ def _done(run: Run, start: float, message: str) -> None:
 # --- 1. graphs -------------------------------------------------------------------------------------------------
 def draw_notes_example(run: Run) -> None:
     """Draw the notes' loss three ways; print its value and the parameters' gradients."""
+    from autograd_viz.graph import topological_order
     from autograd_viz.viz import NoRendererWarning, available, draw
     from autograd_viz.viz.examples import notes_example
-    from autograd_viz.graph import topological_order
 
     start = _step(run, 1, 3, f"graphs of the notes' example {NOTES_TEXT} at "
                   + ", ".join(f"{k}={v:g}" for k, v in NOTES_AT.items()))
@@ -186,7 +186,6 @@ def find_data(data_dir: str | None, download: bool) -> tuple[Any, str, str]:
 def train_mnist(run: Run, data_dir: str | None, download: bool, epochs: int, limit: int | None) -> None:
     """A few epochs of 784-128-64-10 (Adam, 10% held out): learning curves, test accuracy, confusion matrix."""
     from autograd_viz import nn, optim
-    from autograd_viz.commands.train import preprocess
     from autograd_viz.data import train_val_split
     from autograd_viz.train import Trainer, confusion_matrix, have_matplotlib
     from autograd_viz.train.threads import have_threadpoolctl
@@ -195,12 +194,11 @@ def train_mnist(run: Run, data_dir: str | None, download: bool, epochs: int, lim
                   f"for {epochs} epochs")
     ds, what, why = find_data(data_dir, download)
     if ds is None:
-        run.echo(f"      skipped: {DATA_HINT}")
-        run.notes.append(DATA_HINT)
+        run.echo("      skipped: no MNIST data (how to get it: see the note at the end)")
+        run.notes.append(DATA_HINT)  # said once, in full, at the end
         return
     run.echo(f"      data: {what} from {ds.source}" + (f" — {why}" if why else ""))
-    x = preprocess(ds.train_images, "float32", False)
-    y = np.asarray(ds.train_labels, dtype=np.intp)
+    x, y, x_test, y_test = ds.arrays(np.float32)
     if limit is not None:
         x, y = x[:limit], y[:limit]
     x, y, x_val, y_val = train_val_split(x, y, 0.1, seed=0)
@@ -214,7 +212,6 @@ def train_mnist(run: Run, data_dir: str | None, download: bool, epochs: int, lim
         row = trainer.fit(x, y, epoch, x_val, y_val, restore_best=False).rows[-1]
         run.echo(f"      epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f}, val loss {row['val_loss']:.4f}, "
                  f"val accuracy {100 * row['val_accuracy']:.2f}% ({row['seconds']:.1f} s)")
-    x_test, y_test = preprocess(ds.test_images, "float32", False), np.asarray(ds.test_labels, dtype=np.intp)
     predicted = trainer.to_labels(trainer.predict(x_test))
     cm = confusion_matrix(y_test, predicted, 10)
     accuracy = float(np.trace(cm) / cm.sum())
@@ -224,7 +221,7 @@ def train_mnist(run: Run, data_dir: str | None, download: bool, epochs: int, lim
                "confusion_matrix": cm.tolist(), "classes": list(ds.classes)}
     trainer.history.save(run.out / "history.csv")
     run.wrote(run.out / "history.csv", "loss and accuracy per epoch (train and validation)")
-    atomic_write_text(run.out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(run.out / "metrics.json", dumps_json(metrics, indent=2) + "\n")
     run.wrote(run.out / "metrics.json", "test accuracy, confusion matrix, data set used")
     run.echo(f"      test accuracy {100 * accuracy:.2f}% on {len(y_test):,} test images")
     if have_matplotlib():
@@ -277,7 +274,7 @@ def write_index(run: Run, seconds: float) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Folder with the MNIST (or Fashion-MNIST) IDX files; also $AUTOGRAD_VIZ_DATA.")
 @click.option("--offline", is_flag=True, help="Never download; use only data found locally.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--timeout", type=TIMEOUT, default=10.0, show_default=True,
               help="Seconds per derivation claim.")
 def demo_command(out: str, quick: bool, epochs: int | None, limit: int | None, data_dir: str | None,
                  offline: bool, timeout: float) -> None:
@@ -290,14 +287,15 @@ def demo_command(out: str, quick: bool, epochs: int | None, limit: int | None, d
 
     begin = time.perf_counter()
     run = Run(Path(out), click.echo)
-    run.out.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(run.out, "--out")  # a read-only or impossible --out fails now, in one line
     run.echo(f"autograd-viz demo: writing to {run.out.resolve()}")
-    draw_notes_example(run)
-    check_derivations(run, quick, timeout)
-    with blas_threads(1 if have_threadpoolctl() else None):
-        train_mnist(run, data_dir, not offline, epochs or (2 if quick else 5),
-                    limit if limit is not None else (2000 if quick else None))
-    write_index(run, time.perf_counter() - begin)
+    with folder_lock(run.out, "--out"):  # two demos into one folder: the second is refused, not interleaved
+        draw_notes_example(run)
+        check_derivations(run, quick, timeout)
+        with blas_threads(1 if have_threadpoolctl() else None):
+            train_mnist(run, data_dir, not offline, epochs or (2 if quick else 5),
+                        limit if limit is not None else (2000 if quick else None))
+        write_index(run, time.perf_counter() - begin)
     if run.failed:
         raise SystemExit(1)
 

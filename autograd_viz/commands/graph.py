@@ -7,23 +7,25 @@ the one-input ops of the op table that ``Value`` implements (sigmoid, tanh, relu
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
-from autograd_viz.viz import NoRendererWarning, draw
-from autograd_viz.viz.renderers import RENDERERS, choose
-from autograd_viz.viz.style import KINDS, RANKDIRS
+from autograd_viz.commands.options import SEED
 from autograd_viz.errors import ExpressionError
 from autograd_viz.expr import Evaluator, Grammar, names_in, parse
 from autograd_viz.graph import Node
+from autograd_viz.io import check_writable, dumps_json
 from autograd_viz.ops import OPS, SCALAR_OPS
 from autograd_viz.scalar import Value
+from autograd_viz.viz import NoRendererWarning, draw
+from autograd_viz.viz.renderers import RENDERERS, choose, save
+from autograd_viz.viz.style import KINDS, RANKDIRS
 
 #: Functions an expression may call: the op table's one-input ops that ``Value`` has a method for.
 FUNCTIONS: frozenset[str] = frozenset(
@@ -56,6 +58,30 @@ def parse_assignments(text: str) -> dict[str, float]:
             raise ExpressionError(f"{where}: {name!r} is given twice")
         values[name] = value
     return values
+
+
+def merge_assignments(groups: tuple[str, ...] | list[str] | str) -> dict[str, float]:
+    """Several ``--at`` lists merged into one (``--at a=1 --at b=2``); a name given twice, in one list or
+    across them, is an error rather than a silent last-one-wins."""
+    if isinstance(groups, str):
+        groups = [groups]
+    merged: dict[str, float] = {}
+    for group in groups:
+        for name, value in parse_assignments(group).items():
+            if name in merged:
+                raise ExpressionError(f"--at gives {name!r} twice ({merged[name]:g} and {value:g}); give it once")
+            merged[name] = value
+    return merged
+
+
+def _output_path(output: str, fmt: str | None) -> str:
+    """``-o`` as given; refuse an extension that contradicts ``--format``."""
+    from autograd_viz.viz.renderers import FORMATS
+
+    suffix = Path(output).suffix.lower()
+    if fmt is not None and output != "-" and suffix in FORMATS and FORMATS[suffix] != fmt:
+        raise ExpressionError(f"-o {output} is a {FORMATS[suffix]} name but --format says {fmt}")
+    return output
 
 
 def build_expression(text: str, at: dict[str, float], params: set[str]) -> tuple[Value, list[Value]]:
@@ -120,7 +146,7 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Node, list[Node]]:
+def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Any, list[Any]]:
     """One training step's graph: random inputs and labels through an MLP (ReLU) into cross-entropy."""
     import autograd_viz.functional as F
     from autograd_viz.tensor import Tensor
@@ -128,22 +154,11 @@ def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Node, list[
     rng = np.random.default_rng(seed)
     x = Tensor(rng.standard_normal((batch, sizes[0])).astype(np.float32), name="x", role="input")
     target = rng.integers(0, sizes[-1], size=batch)
-    try:
-        from autograd_viz.nn import mlp
-    except ImportError:  # the nn package is optional for drawing: plain Tensors named like nn's layers
-        params, h = [], x
-        for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:], strict=False), start=1):
-            w = Tensor(rng.standard_normal((fan_in, fan_out)).astype(np.float32) * np.float32(math.sqrt(2 / fan_in)),
-                       requires_grad=True, name=f"fc{i}.weight", role="param")
-            b = Tensor(np.zeros(fan_out, np.float32), requires_grad=True, name=f"fc{i}.bias", role="param")
-            params += [w, b]
-            h = h @ w + b
-            h = h.relu() if i < len(sizes) - 1 else h
-        logits = h
-    else:
-        model = mlp(sizes, seed=seed)
-        logits = model(x)
-        params = list(model.parameters())
+    from autograd_viz.nn import mlp
+
+    model = mlp(sizes, seed=seed)
+    logits = model(x)
+    params = list(model.parameters())
     loss = F.cross_entropy(logits, target)
     loss.name = "loss"
     return loss, params
@@ -151,14 +166,19 @@ def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Node, list[
 
 @click.command("graph")
 @click.argument("expr", required=False)
-@click.option("--at", "at", default="", metavar="NAME=VALUE,...", help="Input values, e.g. a=0.5,b=-1,x0=2,y0=1.")
-@click.option("--params", default="", metavar="NAMES", help="Inputs drawn as parameters (blue), e.g. a,b.")
+@click.option("--at", "at", multiple=True, metavar="NAME=VALUE,...",
+              help="Input values, e.g. a=0.5,b=-1,x0=2,y0=1 (may be repeated: the lists are merged).")
+@click.option("--params", multiple=True, metavar="NAMES",
+              help="Inputs drawn as parameters (blue), e.g. a,b (may be repeated).")
 @click.option("--kind", type=click.Choice(KINDS), default="both", show_default=True, help="What to draw.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the drawing: .dot .svg .png .pdf.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Save the drawing: .dot .svg .png .pdf (by extension), or - for standard output.")
+@click.option("--format", "fmt", type=click.Choice(("svg", "png", "pdf", "dot")), default=None,
+              help="Format of -o when its extension does not say (needed for -o -; default svg).")
 @click.option("--json", "as_json", is_flag=True, help="Print the value and gradients as JSON instead of a table.")
 @click.option("--mlp", "mlp_sizes", metavar="SIZES", help="Draw one training step of an MLP, e.g. 784,128,64,10.")
 @click.option("--batch", type=click.IntRange(1, MAX_BATCH), default=64, show_default=True, help="Batch size (--mlp).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for --mlp weights and data.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed for --mlp weights and data.")
 @click.option("--renderer", type=click.Choice(RENDERERS), default=None,
               help="Force a renderer (default: system dot, else graphviz-pure).")
 @click.option("--rankdir", type=click.Choice(RANKDIRS), default="LR", show_default=True)
@@ -168,36 +188,46 @@ def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Node, list[
 @click.option("--step", default=None, metavar="NAME", help="With FILE.toml: draw this [define] step, not the last.")
 @click.option("--unroll", is_flag=True, help="Tensor EXPR drawn with one Value per entry (shapes up to 4x4).")
 @click.option("--shapes", default="", metavar="NAME=RxC,...", help="--unroll: tensor inputs, e.g. X=4x4,W=4x3.")
-def graph_command(expr: str | None, at: str, params: str, kind: str, output: str | None, as_json: bool,
-                  mlp_sizes: str | None, batch: int, seed: int, renderer: str | None, rankdir: str, precision: int,
-                  max_nodes: int, step: str | None, unroll: bool, shapes: str) -> None:
+def graph_command(expr: str | None, at: tuple[str, ...], params: tuple[str, ...], kind: str, output: str | None,
+                  fmt: str | None, as_json: bool, mlp_sizes: str | None, batch: int, seed: int, renderer: str | None,
+                  rankdir: str, precision: int, max_nodes: int, step: str | None, unroll: bool, shapes: str) -> None:
     """Draw the forward and backward graph of EXPR at the --at values, and print each input's gradient.
 
     Example: autograd-viz graph "0.5*(sigmoid(a*x0+b)-y0)**2" --at a=0.5,b=-1,x0=2,y0=1 --params a,b -o g.svg
     """
     if (expr is None) == (mlp_sizes is None):
         raise ExpressionError("give either an expression or --mlp SIZES (not both)")
+    if output is not None:
+        output = _output_path(output, fmt)
+        check_writable(output, "-o")  # before any graph is built or laid out
     if mlp_sizes is not None:
-        if at or params:
+        if any(at) or any(params):
             raise ExpressionError("--at and --params apply to an expression, not to --mlp")
         sizes = parse_sizes(mlp_sizes)
+        if sizes[-1] == 1:
+            click.echo(f"warning: --mlp {mlp_sizes} has one output: cross-entropy over a single class is always 0, "
+                       "so every gradient drawn is 0; use at least 2 outputs (e.g. "
+                       f"{','.join(map(str, sizes[:-1]))},2)", err=True)
+        root: Any
+        inputs: list[Any]
         root, inputs = build_mlp_step(sizes, batch, seed)
         title = f"one training step: MLP {'-'.join(map(str, sizes))}, batch {batch}"
         description = f"mlp {','.join(map(str, sizes))} batch {batch}"
     else:
         assert expr is not None
-        wanted = {p.strip() for p in params.split(",") if p.strip()}
+        wanted = {p.strip() for group in params for p in group.split(",") if p.strip()}
         from autograd_viz import steps  # named steps "z = ...; L = ..." and FILE.toml [define] chains
 
-        if unroll:  # the explain helper's unrolling: tensors rebuilt with one Value per entry (--seed values)
+        values = merge_assignments(at)
+        if unroll:  # tensors rebuilt with one Value per entry (--seed values)
             from autograd_viz.commands.explain import unrolled_graph
 
-            root, inputs = unrolled_graph(expr, shapes, parse_assignments(at), seed)
+            root, inputs = unrolled_graph(expr, shapes, values, seed)
         elif expr.endswith(".toml") or steps.is_program(expr):
             build = steps.build_toml if expr.endswith(".toml") else steps.build_steps
-            root, inputs = build(expr, parse_assignments(at), wanted, output=step)
+            root, inputs = build(expr, values, wanted, output=step)
         else:
-            root, inputs = build_expression(expr, parse_assignments(at), wanted)
+            root, inputs = build_expression(expr, values, wanted)
         title, description = None, expr
     root.backward()
     if output is not None:
@@ -206,17 +236,19 @@ def graph_command(expr: str | None, at: str, params: str, kind: str, output: str
         graph = draw(root, kind=kind, rankdir=rankdir, precision=precision, max_nodes=max_nodes, title=title)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", NoRendererWarning)
-            written = draw.save(graph, output, renderer=renderer)
+            written = save(graph, output, renderer=renderer, fmt=fmt)
         for warning in caught:
             click.echo(str(warning.message), err=True)
-        if not caught:
+        if not caught and str(written) != "-":
             click.echo(f"wrote {written}", err=True)
+    if output == "-":  # the drawing is standard output: the table would corrupt it
+        return
     _report(description, root, inputs, as_json)
     if output is None and not as_json:
         click.echo("(add -o graph.svg to save the drawing: .dot .svg .png .pdf)", err=True)
 
 
-def _report(description: str, root: Node, inputs: list[Node], as_json: bool) -> None:
+def _report(description: str, root: Node, inputs: list[Any], as_json: bool) -> None:
     value = float(np.asarray(root.data).reshape(-1)[0])
     if as_json:
         rows: list[dict[str, Any]] = []
@@ -226,7 +258,7 @@ def _report(description: str, root: Node, inputs: list[Node], as_json: bool) -> 
             else:
                 rows.append({"name": node.name, "shape": list(node.data.shape), "value": _stats(node.data),
                              "grad": _stats(node.grad)})
-        click.echo(json.dumps({"expression": description, "value": _number(value), "inputs": rows}, indent=2))
+        click.echo(dumps_json({"expression": description, "value": value, "inputs": rows}, indent=2))
         return
     click.echo(f"{description} = {value:.6g}")
     width = max([4, *(len(str(n.name)) for n in inputs)])

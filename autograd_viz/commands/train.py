@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
-from autograd_viz.errors import AutogradVizError
+from autograd_viz.commands.options import SEED, LazyChoice, finite
+from autograd_viz.errors import CheckpointError, TrainingConfigError
+from autograd_viz.io import check_writable_dir, dumps_json, folder_lock, remove_stale_temps
+from autograd_viz.train.checkpoint import MAX_EPOCHS, MAX_PARAMETERS, parameter_count, validate_config
 
 DATASETS = ("mnist", "fashion-mnist", "mnist-test-split")
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamax")
-INITS = ("he", "he_uniform", "xavier", "xavier_uniform", "default", "normal", "uniform", "zeros")
-SCHEDULES = ("constant", "exponential", "inverse-time", "step", "cyclical", "cosine-restarts")
-MAX_PARAMETERS = 50_000_000
+#: what ``--out`` gets; stale temp files of these names (a killed run's) are removed when the next run starts
+OUTPUT_FILES = ("model.npz", "checkpoint.npz", "history.csv", "history.json", "metrics.json", "learning_curves.png",
+                "confusion_matrix.png")
+#: options a resumed run may change; every other one must match the checkpoint's
+RESUMABLE = ("epochs", "patience", "out", "json", "quiet", "threads", "resume", "data-dir")
+
+
+def _names(module: str, attribute: str) -> Callable[[], tuple[str, ...]]:
+    """The names a library module accepts (its own list, the one place they are written), loaded when needed."""
+    return lambda: tuple(getattr(importlib.import_module(module), attribute))
+
+
+_LISTS = {"ACTIVATIONS": ("autograd_viz.nn.layers", "ACTIVATIONS"),
+          "OPTIMIZERS": ("autograd_viz.optim.optimizers", "OPTIMIZERS"),
+          "INITS": ("autograd_viz.nn.init", "SCHEMES"),
+          "SCHEDULES": ("autograd_viz.optim.schedules", "SCHEDULES")}
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``ACTIVATIONS``, ``OPTIMIZERS``, ``INITS``, ``SCHEDULES``: taken from the modules that define them."""
+    if name in _LISTS:
+        return _names(*_LISTS[name])()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_dataset(name: str, data_dir: str | None, quiet: bool) -> Any:
@@ -26,16 +49,9 @@ def load_dataset(name: str, data_dir: str | None, quiet: bool) -> Any:
 
     loaders = {"mnist": data.load_mnist, "fashion-mnist": data.load_fashion_mnist,
                "mnist-test-split": data.load_mnist_test_split}
+    if name not in loaders:
+        raise TrainingConfigError(f"unknown data set {name!r} (expected one of {', '.join(DATASETS)})")
     return loaders[name](data_dir, progress=not quiet)
-
-
-def preprocess(images: np.ndarray, dtype: str, downsample: bool) -> np.ndarray:
-    """uint8 (N, 28, 28) -> floats in [0, 1], optionally 14x14, flattened to (N, features)."""
-    from autograd_viz.data import downsample2x, flatten, scale
-
-    if downsample:
-        images = downsample2x(images)
-    return np.ascontiguousarray(flatten(scale(images, dtype=np.dtype(dtype))))
 
 
 def parse_layers(text: str) -> list[int]:
@@ -55,41 +71,37 @@ def parse_layers(text: str) -> list[int]:
     return sizes
 
 
-def _count_parameters(sizes: list[int], batchnorm: bool) -> int:
-    weights = sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
-    return weights + (2 * sum(sizes[1:-1]) if batchnorm else 0)
-
-
 @click.command("train")
 @click.option("--dataset", type=click.Choice(DATASETS), default="mnist", show_default=True,
               help="mnist-test-split: MNIST's 10,000 test images split 8,000 train / 2,000 test.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Folder with the IDX files.")
 @click.option("--layers", default="128,64", show_default=True, help="Hidden layer sizes, comma-separated.")
-@click.option("--activation", type=click.Choice(ACTIVATIONS), default="relu", show_default=True)
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--activation", type=LazyChoice(_names(*_LISTS["ACTIVATIONS"])), default="relu", show_default=True)
+@click.option("--optimizer", type=LazyChoice(_names(*_LISTS["OPTIMIZERS"])), default="adam", show_default=True)
+@click.option("--lr", type=finite(0, 10, min_open=True), default=1e-3, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, MAX_EPOCHS), default=10, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--init", "init_scheme", type=click.Choice(INITS), default="he", show_default=True)
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True)
+@click.option("--init", "init_scheme", type=LazyChoice(_names(*_LISTS["INITS"])), default="he", show_default=True)
+@click.option("--dropout", type=finite(0, 1, max_open=True), default=0.0, show_default=True)
 @click.option("--batchnorm", is_flag=True, help="BatchNorm1d after each hidden linear layer.")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@click.option("--label-smoothing", type=click.FloatRange(0, 1), default=0.0, show_default=True)
-@click.option("--val-split", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+@click.option("--weight-decay", type=finite(0, 1e3), default=0.0, show_default=True)
+@click.option("--label-smoothing", type=finite(0, 1), default=0.0, show_default=True)
+@click.option("--val-split", type=finite(0, 1, max_open=True), default=0.0, show_default=True,
               help="Fraction of the training set held out for validation each epoch.")
-@click.option("--patience", type=click.IntRange(min=1), default=None,
+@click.option("--patience", type=click.IntRange(1, MAX_EPOCHS), default=None,
               help="Early stopping: epochs without val-loss improvement (needs --val-split); restores the best.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--dtype", type=click.Choice(("float32", "float64")), default="float32", show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for model.npz, checkpoint.npz, history.csv/json, metrics.json and PNG plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON on stdout.")
-@click.option("--schedule", type=click.Choice(SCHEDULES), default="constant", show_default=True,
+@click.option("--schedule", type=LazyChoice(_names(*_LISTS["SCHEDULES"])), default="constant", show_default=True,
               help="Learning-rate schedule over the epochs.")
 @click.option("--downsample", is_flag=True, help="Train on 14x14 images (every second pixel, as in note 000).")
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.npz (same options).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.npz (same options; only --epochs, "
+              "--patience and the output options may change).")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None,
               help="BLAS threads (needs threadpoolctl; default 1 when it is installed, else the library default).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
 def train_command(dataset: str, data_dir: str | None, layers: str, activation: str, optimizer: str, lr: float,
@@ -115,20 +127,61 @@ def _train(dataset: str, data_dir: str | None, layers: str, activation: str, opt
     hidden = parse_layers(layers)
     features = 196 if downsample else 784
     sizes = [features, *hidden, 10]
-    if _count_parameters(sizes, batchnorm) > MAX_PARAMETERS:
-        raise click.BadParameter(f"{sizes} has {_count_parameters(sizes, batchnorm):,} parameters, more than the "
+    if parameter_count(sizes, batchnorm) > MAX_PARAMETERS:
+        raise click.BadParameter(f"{sizes} has {parameter_count(sizes, batchnorm):,} parameters, more than the "
                                  f"{MAX_PARAMETERS:,} this trainer accepts", param_hint="--layers")
     if patience is not None and val_split == 0:
         raise click.UsageError("--patience needs a validation set: pass --val-split F (e.g. 0.1)")
     if resume and out is None:
         raise click.UsageError("--resume needs --out DIR (it continues from DIR/checkpoint.npz)")
+    config = {"sizes": sizes, "activation": activation, "dropout": dropout, "batchnorm": batchnorm, "dtype": dtype,
+              "init": init_scheme, "dataset": dataset, "downsample": downsample, "seed": seed,
+              "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay,
+              "label_smoothing": label_smoothing, "val_split": val_split, "limit": limit, "schedule": schedule}
+    if out is None:
+        _run(config, data_dir, epochs, patience, None, as_json, resume, quiet)
+        return
+    out_dir = Path(out)
+    check_writable_dir(out_dir, "--out")  # a read-only or impossible --out fails now, not after the first epoch
+    with folder_lock(out_dir, "--out"):  # a second run into the same folder is refused, not interleaved
+        remove_stale_temps(out_dir, OUTPUT_FILES, every=True)  # what a killed run (SIGKILL) left half-written
+        _run(config, data_dir, epochs, patience, out_dir, as_json, resume, quiet)
 
+
+def _resume_mismatch(saved: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """``--lr 0.001 (asked: 0.01)`` for each option whose value differs from the checkpoint's configuration."""
+    names = {"sizes": "layers", "init": "init", "batchnorm": "batchnorm", "downsample": "downsample"}
+
+    def shown(key: str, value: Any) -> str:
+        if key == "sizes" and isinstance(value, list):
+            return ",".join(map(str, value[1:-1]))
+        return str(value)
+
+    return [f"--{names.get(key, key.replace('_', '-'))} {shown(key, saved.get(key))} (asked: {shown(key, value)})"
+            for key, value in config.items() if key in saved and saved[key] != value]
+
+
+def _run(config: dict[str, Any], data_dir: str | None, epochs: int, patience: int | None, out_dir: Path | None,
+         as_json: bool, resume: bool, quiet: bool) -> None:
     from autograd_viz import nn, optim
-    from autograd_viz.train import Trainer
+    from autograd_viz.train import Trainer, load_checkpoint
 
-    ds = load_dataset(dataset, data_dir, quiet)
-    x = preprocess(ds.train_images, dtype, downsample)
-    y = np.asarray(ds.train_labels, dtype=np.intp)
+    checkpoint = None
+    if resume:
+        assert out_dir is not None
+        checkpoint = load_checkpoint(out_dir / "checkpoint.npz")
+        if "trainer" not in checkpoint.meta:
+            raise CheckpointError(f"--resume: {out_dir / 'checkpoint.npz'} has no trainer state (a final model?)")
+        saved = validate_config(checkpoint.meta.get("config"), f"checkpoint {out_dir / 'checkpoint.npz'}")
+        different = _resume_mismatch(saved, config)
+        if different:
+            raise TrainingConfigError(
+                f"--resume: {out_dir / 'checkpoint.npz'} was trained with other options: {'; '.join(different)}. "
+                f"Rerun with the checkpoint's values (only {', '.join('--' + o for o in RESUMABLE[:2])} and the "
+                "output options may change), or start afresh without --resume")
+    ds = load_dataset(config["dataset"], data_dir, quiet)
+    x, y, x_test, y_test = ds.arrays(np.dtype(config["dtype"]), config["downsample"])
+    limit, val_split, seed, lr = config["limit"], config["val_split"], config["seed"], config["lr"]
     if limit is not None:
         x, y = x[:limit], y[:limit]
     x_val = y_val = None
@@ -140,30 +193,26 @@ def _train(dataset: str, data_dir: str | None, layers: str, activation: str, opt
             raise click.BadParameter(f"{val_split} of {len(x)} samples leaves no validation or no training data",
                                      param_hint="--val-split")
         x, y, x_val, y_val = train_val_split(x, y, val_split, seed=seed)
-    if batch_size > len(x):
-        raise click.BadParameter(f"{batch_size} is larger than the {len(x)} training samples",
+    if config["batch_size"] > len(x):
+        raise click.BadParameter(f"{config['batch_size']} is larger than the {len(x)} training samples",
                                  param_hint="--batch-size")
 
-    config = {"sizes": sizes, "activation": activation, "dropout": dropout, "batchnorm": batchnorm, "dtype": dtype,
-              "init": init_scheme, "dataset": dataset, "downsample": downsample, "seed": seed,
-              "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay,
-              "label_smoothing": label_smoothing, "val_split": val_split, "limit": limit, "schedule": schedule}
-    model = nn.mlp(sizes, activation=activation, init=init_scheme, dropout=dropout, batchnorm=batchnorm,
-                   dtype=np.dtype(dtype), seed=seed)
-    opt = optim.make_optimizer(optimizer, model.parameters(), lr=lr, weight_decay=weight_decay)
-    out_dir = Path(out) if out is not None else None
-    trainer = Trainer(model, opt, batch_size=batch_size, label_smoothing=label_smoothing, seed=seed,
-                      schedule=optim.make_schedule(schedule, lr, epochs) if schedule != "constant" else None,
+    model = nn.mlp(config["sizes"], activation=config["activation"], init=config["init"], dropout=config["dropout"],
+                   batchnorm=config["batchnorm"], dtype=np.dtype(config["dtype"]), seed=seed)
+    opt = optim.make_optimizer(config["optimizer"], model.parameters(), lr=lr, weight_decay=config["weight_decay"])
+    schedule = config["schedule"]
+    trainer = Trainer(model, opt, batch_size=config["batch_size"], label_smoothing=config["label_smoothing"],
+                      seed=seed, schedule=optim.make_schedule(schedule, lr, epochs) if schedule != "constant" else None,
                       quiet=quiet, checkpoint_path=out_dir / "checkpoint.npz" if out_dir else None,
                       meta={"config": config, "classes": list(ds.classes)})
-    if resume:
-        trainer.resume(out_dir / "checkpoint.npz")
+    if checkpoint is not None:
+        trainer.resume(checkpoint)
     if not quiet and not as_json:
         click.echo(f"{ds.name}: {len(x):,} training images" + (f", {len(x_val):,} validation" if x_val is not None
                                                                 else ""), err=True)
         click.echo(nn.summary(model), err=True)
     history = trainer.fit(x, y, epochs, x_val, y_val, patience=patience)
-    metrics = _test_metrics(trainer, ds, config)
+    metrics = _test_metrics(trainer, ds, x_test, y_test)
     metrics.update(epochs=len(history), best_epoch=history.best_epoch, stopped_early=history.stopped_early,
                    seconds_per_epoch=statistics.mean(history.column("seconds")),
                    samples_per_second=statistics.mean(history.column("samples_per_second")),
@@ -176,11 +225,9 @@ def _train(dataset: str, data_dir: str | None, layers: str, activation: str, opt
     _report(metrics, as_json)
 
 
-def _test_metrics(trainer: Any, ds: Any, config: dict[str, Any]) -> dict[str, Any]:
+def _test_metrics(trainer: Any, ds: Any, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
     from autograd_viz.train import confusion_matrix, per_class_accuracy
 
-    x_test = preprocess(ds.test_images, config["dtype"], config["downsample"])
-    y_test = np.asarray(ds.test_labels, dtype=np.intp)
     scores = trainer.evaluate(x_test, y_test)
     cm = confusion_matrix(y_test, trainer.to_labels(trainer.predict(x_test)), 10)
     return {"dataset": ds.name, "test_accuracy": scores["accuracy"], "test_loss": scores["loss"],
@@ -192,9 +239,10 @@ def _write_outputs(out_dir: Path, trainer: Any, metrics: dict[str, Any], classes
     from autograd_viz.io import atomic_write_text
     from autograd_viz.train import have_matplotlib, plot_confusion_matrix, plot_learning_curves, save_checkpoint
 
-    save_checkpoint(out_dir / "model.npz", trainer.model, meta={**trainer.meta, "metrics": metrics})
+    save_checkpoint(out_dir / "model.npz", trainer.model, meta={**trainer.meta, "metrics": json.loads(
+        dumps_json(metrics))})
     trainer.history.save(out_dir / "history.csv", out_dir / "history.json")
-    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(out_dir / "metrics.json", dumps_json(metrics, indent=2) + "\n")
     metrics["plots"] = have_matplotlib()
     if metrics["plots"]:
         plot_learning_curves(trainer.history, out_dir / "learning_curves.png", title=metrics["dataset"])
@@ -206,8 +254,11 @@ def _write_outputs(out_dir: Path, trainer: Any, metrics: dict[str, Any], classes
 
 def _report(metrics: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(metrics, indent=2))
+        click.echo(dumps_json(metrics, indent=2))  # a NaN loss is null plus "non_finite", never bare NaN
         return
+    loss = metrics.get("test_loss")
+    if isinstance(loss, float) and not np.isfinite(loss):
+        click.echo(f"warning: the test loss is {loss} (the model outputs non-finite values)", err=True)
     click.echo(f"test accuracy {100 * metrics['test_accuracy']:.2f}% on {metrics['test_samples']:,} images "
                f"({metrics['dataset']})")
     if "epochs" in metrics:
@@ -239,12 +290,21 @@ def _evaluate(model_path: str, dataset: str | None, data_dir: str | None, as_jso
     from autograd_viz.train import Trainer, load_checkpoint, restore
 
     ck = load_checkpoint(model_path)
-    config = ck.meta.get("config")
-    if not isinstance(config, dict) or "sizes" not in config:
-        raise AutogradVizError(f"evaluate: {model_path} has no model configuration (not written by `train`)")
-    model = nn.mlp(config["sizes"], activation=config["activation"], dropout=config["dropout"],
-                   batchnorm=config["batchnorm"], dtype=np.dtype(config["dtype"]), init="zeros")
+    if "config" not in ck.meta:
+        raise CheckpointError(f"evaluate: {model_path} has no model configuration (not written by `train`)")
+    config = validate_config(ck.meta["config"], f"evaluate: {model_path}")  # before allocating anything
+    name = dataset or config.get("dataset")
+    if name not in DATASETS:
+        raise CheckpointError(f"evaluate: {model_path} names data set {name!r}; pass --dataset "
+                              f"({', '.join(DATASETS)})")
+    model = nn.mlp(config["sizes"], activation=config.get("activation", "relu"), dropout=config.get("dropout", 0.0),
+                   batchnorm=config.get("batchnorm", False), dtype=np.dtype(config.get("dtype", "float32")),
+                   init="zeros")
     restore(ck, model)
-    ds = load_dataset(dataset or config["dataset"], data_dir, quiet=as_json)
+    ds = load_dataset(name, data_dir, quiet=as_json)
+    _, _, x_test, y_test = ds.arrays(np.dtype(config.get("dtype", "float32")), config.get("downsample", False))
+    if x_test.shape[1] != config["sizes"][0]:
+        raise CheckpointError(f"evaluate: the model takes {config['sizes'][0]} inputs, the images have "
+                              f"{x_test.shape[1]} (config.downsample does not fit config.sizes)")
     trainer = Trainer(model, optim.SGD(model.parameters(), lr=1.0), quiet=True)
-    _report(_test_metrics(trainer, ds, config), as_json)
+    _report(_test_metrics(trainer, ds, x_test, y_test), as_json)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import socket
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,11 +18,14 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from autograd_viz.errors import DataError
+from autograd_viz.errors import DataError, DeadlineExceeded
+from autograd_viz.io import make_temp, remove_stale_temps
 
 #: refuse anything bigger than this (MNIST's largest file is 26 MB gzipped).
 MAX_BYTES = 128 * 1024 * 1024
 _CHUNK = 1 << 16
+#: seconds one file may take in total, over every mirror and retry (MNIST's largest file is 10 MB gzipped)
+DEADLINE = 600.0
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -54,16 +57,36 @@ class _Progress:
             self.stream.flush()
 
 
-def _fetch(url: str, handle: BinaryIO, timeout: float, progress: _Progress) -> str:
-    """Stream ``url`` into ``handle``; return the sha256 of the bytes. Raises OSError/HTTPException on failure."""
+def _fetch(url: str, handle: BinaryIO, timeout: float, progress: _Progress, ends: float | None = None,
+           clock: Callable[[], float] = time.monotonic) -> str:
+    """Stream ``url`` into ``handle``; return the sha256 of the bytes. Raises OSError/HTTPException on failure,
+    :class:`DeadlineExceeded` once the clock passes ``ends`` (checked after every read, however small)."""
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (scheme checked by the caller)
+
+    def remaining() -> float:
+        if ends is None:
+            return timeout
+        left = ends - clock()
+        if left <= 0:
+            raise DeadlineExceeded(f"{url}: the download deadline passed")
+        return min(timeout, left)
+
+    with urllib.request.urlopen(url, timeout=remaining()) as response:  # noqa: S310 (scheme checked by the caller)
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         if total is not None and total > MAX_BYTES:
             raise DataError(f"{url}: {total} bytes is more than the {MAX_BYTES} allowed")
         progress.total, done = total, 0
-        while chunk := response.read(_CHUNK):
+        read = getattr(response, "read1", response.read)  # read1: return what has arrived, do not wait for 64 kB
+        sock = getattr(getattr(getattr(response, "fp", None), "raw", None), "_sock", None)
+        while True:
+            if sock is not None:
+                sock.settimeout(remaining())  # each wait is bounded by what is left of the deadline
+            else:
+                remaining()
+            chunk = read(_CHUNK)
+            if not chunk:
+                break
             done += len(chunk)
             if done > MAX_BYTES:
                 raise DataError(f"{url}: more than the {MAX_BYTES} bytes allowed")
@@ -96,8 +119,8 @@ def _gunzipped_sha256(path: Path, where: str) -> str:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError) and _unreachable(exc):
-        return f"cannot resolve the host ({exc.reason}; offline?)"
+    if _unreachable(exc):
+        return f"cannot resolve the host ({getattr(exc, 'reason', exc)}; offline?)"
     if isinstance(exc, urllib.error.URLError):
         return f"{exc.reason}"
     if isinstance(exc, http.client.IncompleteRead):
@@ -112,11 +135,19 @@ def _unreachable(exc: BaseException) -> bool:
 
 def download(filename: str, mirrors: Sequence[str], dest: str | os.PathLike, accepted_sha256: Collection[str], *,
              retries: int = 3, timeout: float = 30.0, backoff: float = 1.0, progress: bool = True,
-             stream: TextIO | None = None, sleep: Callable[[float], None] = time.sleep) -> Path:
+             stream: TextIO | None = None, sleep: Callable[[float], None] = time.sleep,
+             deadline: float | None = DEADLINE, clock: Callable[[], float] = time.monotonic) -> Path:
     """Download ``<mirror>/<filename>`` (trying mirrors in order, each up to ``retries`` times, waiting
     ``backoff * 2**k`` s in between) to ``dest``; the file is kept only if its sha256, or the sha256 of its
-    gunzipped content, is in ``accepted_sha256``. Raises DataError naming the file and every URL's failure."""
+    gunzipped content, is in ``accepted_sha256``. ``timeout`` bounds each wait for bytes, ``deadline`` the whole
+    call (all mirrors and retries). Raises DataError naming the file and every URL's failure; on any failure no
+    ``.part`` file is left (and those a killed run left beside ``dest`` are removed)."""
     dest = Path(dest)
+    if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
+        raise DataError(f"{filename}: the download deadline must be a positive number of seconds, got {deadline!r}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise DataError(f"{filename}: the download timeout must be a positive number of seconds, got {timeout!r}")
+    ends = None if deadline is None else clock() + deadline
     accepted = {c.lower() for c in accepted_sha256}
     if not accepted:
         raise DataError(f"{filename}: no known sha256 checksum, refusing to download an unverifiable file")
@@ -130,12 +161,21 @@ def download(filename: str, mirrors: Sequence[str], dest: str | os.PathLike, acc
         for attempt in range(max(1, retries)):
             if attempt:
                 sleep(backoff * 2 ** (attempt - 1))
-            error = _try_once(url, filename, dest, accepted, timeout, progress, stream)
+            if ends is not None and clock() >= ends:
+                error: BaseException | None = DeadlineExceeded(f"{url}: not tried, the deadline had passed")
+            else:
+                error = _try_once(url, filename, dest, accepted, timeout, progress, stream, ends, clock)
             if error is None:
                 return dest
+            if isinstance(error, DeadlineExceeded):
+                failures.append(f"{url}: no complete file within the {deadline:g} s deadline (a mirror that "
+                                "sends too slowly; try again later, another mirror, or put the file there yourself)")
+                break
             failures.append(f"{url}: {_describe(error) if not isinstance(error, DataError) else error}")
             if isinstance(error, DataError) or _unreachable(error):
                 break  # a wrong file will not get right on a retry; try the next mirror
+        if failures and "deadline" in failures[-1]:
+            break
     for folder in created:  # deepest first; only folders this call made, and only if still empty
         try:
             folder.rmdir()
@@ -145,18 +185,20 @@ def download(filename: str, mirrors: Sequence[str], dest: str | os.PathLike, acc
 
 
 def _try_once(url: str, filename: str, dest: Path, accepted: set[str], timeout: float, progress: bool,
-              stream: TextIO | None) -> BaseException | None:
+              stream: TextIO | None, ends: float | None = None,
+              clock: Callable[[], float] = time.monotonic) -> BaseException | None:
     """One attempt: fetch into a temp file beside ``dest``, verify, rename. Returns the error, or None."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        remove_stale_temps(dest.parent, [dest.name])  # .part files of runs that were killed
+        fd, tmp = make_temp(dest, "part")
     except OSError as exc:
         return DataError(f"cannot write {filename} into {dest.parent}: {exc.strerror or exc}")
     bar = _Progress(filename, None, (stream or sys.stderr) if progress else None)
     try:
         with os.fdopen(fd, "wb") as handle:
             try:
-                sha = _fetch(url, handle, timeout, bar)
+                sha = _fetch(url, handle, timeout, bar, ends, clock)
             finally:
                 bar.close()
             handle.flush()

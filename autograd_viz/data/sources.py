@@ -24,9 +24,13 @@ import numpy as np
 
 from autograd_viz.data.download import download
 from autograd_viz.data.idx import IMAGES_MAGIC, LABELS_MAGIC, check_pair, parse_idx, read_bytes
-from autograd_viz.data.preprocess import flatten, scale
+from autograd_viz.data.preprocess import downsample2x, flatten, scale
 from autograd_viz.errors import DataError
 
+#: what every MNIST-style file must hold: N images of 28 x 28 pixels, N labels (an IDX of 10000 x 2 x 392 is
+#: not MNIST, however many bytes it has)
+IMAGE_SHAPE: tuple[int | None, ...] = (None, 28, 28)
+LABEL_SHAPE: tuple[int | None, ...] = (None,)
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 #: sha256 accepted for each file: of the official .gz and/or of the uncompressed IDX content (the latter survives
@@ -77,11 +81,16 @@ class Dataset:
         """Human-readable class names, index = label."""
         return CLASS_NAMES.get(self.name.split(" ")[0], tuple(str(i) for i in range(10)))
 
-    def arrays(self, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def arrays(self, dtype: Any = np.float32, downsample: bool = False
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(x_train, y_train, x_test, y_test)`` ready for an MLP: pixels scaled to [0, 1] and flattened to
-        (N, 784) in ``dtype``, labels as integer class indices."""
-        return (flatten(scale(self.train_images, dtype)), self.train_labels.astype(np.intp),
-                flatten(scale(self.test_images, dtype)), self.test_labels.astype(np.intp))
+        (N, 784) in ``dtype`` (``downsample``: every second pixel first, (N, 196), as in note 000), labels as
+        integer class indices."""
+        def prepare(images: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(flatten(scale(downsample2x(images) if downsample else images, dtype)))
+
+        return (prepare(self.train_images), self.train_labels.astype(np.intp),
+                prepare(self.test_images), self.test_labels.astype(np.intp))
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, train={self.train_images.shape}, test={self.test_images.shape}, "
@@ -109,10 +118,11 @@ def search_folders(dataset: str, data_dir: str | os.PathLike | None = None) -> l
 
 
 def find_file(name: str, folders: Sequence[Path]) -> Path | None:
-    """The first ``name`` or ``name.gz`` in ``folders``, or None."""
+    """The first ``name`` or ``name.gz`` in ``folders``, or None. Anything there under that name counts (a FIFO,
+    device or folder too), so reading it says what is wrong instead of silently downloading around it."""
     for folder in folders:
         for candidate in (folder / name, folder / f"{name}.gz"):
-            if candidate.is_file():
+            if candidate.exists():
                 return candidate
     return None
 
@@ -132,6 +142,9 @@ def locate(dataset: str, names: Sequence[str] = FILES, data_dir: str | os.PathLi
            backoff: float = 1.0, progress: bool = True) -> dict[str, Path]:
     """Map each file name to a local path, downloading missing ones into the cache; DataError lists what is missing,
     what was found, every folder tried and how to provide the files."""
+    if data_dir is not None and Path(data_dir).expanduser().exists() and not Path(data_dir).expanduser().is_dir():
+        raise DataError(f"data_dir {data_dir}: is not a folder (it should hold the {dataset} files or a {dataset}/ "
+                        "subfolder)")
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         raise DataError(f"data_dir {data_dir}: no such folder (it should hold the {dataset} files or a {dataset}/ "
                         "subfolder)")
@@ -208,13 +221,14 @@ def _read_pair(dataset: str, images_path: Path, labels_path: Path,
 def _read_checked(dataset: str, path: Path, magic: int) -> np.ndarray:
     """Parse one file, refusing a known file under the wrong name (Fashion-MNIST found while looking for MNIST,
     t10k for train); unknown content (your own IDX files) is accepted. sha256 costs ~0.03 s for 47 MB."""
-    data = read_bytes(path)
+    shape = IMAGE_SHAPE if magic == IMAGES_MAGIC else LABEL_SHAPE
+    data = read_bytes(path, magic, shape)  # bounded by the header, which must fit the data set's shape
     owner = KNOWN_CONTENT.get(hashlib.sha256(data).hexdigest())
     name = path.name.removesuffix(".gz")
     if owner is not None and owner != (dataset, name):
         raise DataError(f"{path}: this is {owner[0]}'s {owner[1]}, not {dataset}'s {name} (files of different data "
                         "sets or splits mixed up in one folder?)")
-    return parse_idx(data, path, magic)
+    return parse_idx(data, path, magic, shape)
 
 
 def _describe_source(paths: dict[str, Path]) -> str:

@@ -22,16 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.errors import AutogradVizError
+from autograd_viz.errors import ExplainError
 from autograd_viz.explain import localtext
 from autograd_viz.explain.budget import within
 from autograd_viz.graph import Node, input_gradients, topological_order
 from autograd_viz.ops import ArrayMath, OpDef
-
-
-class ExplainError(AutogradVizError, RuntimeError):
-    """A worked solution failed one of its cross-checks (the message names the node, the op and both numbers)."""
-
 
 #: Forward texts for ops whose op-table entry has none yet (tensor ops): (display, LaTeX).
 _FALLBACK = {

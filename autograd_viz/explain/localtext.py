@@ -15,13 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.errors import AutogradVizError, ExpressionError
+from autograd_viz.errors import ExpressionError, LocalTextError
 from autograd_viz.expr import Evaluator, Grammar, names_in, parse
-
-
-class LocalTextError(AutogradVizError, ValueError):
-    """A local-derivative text is not a formula this module can read (``broadcast ḡ``)."""
-
 
 _FUNCS = frozenset({"sigmoid", "tanh", "exp", "log", "sqrt", "sign", "abs", "pos", "where_pos", "relu"})
 GRAMMAR = Grammar(functions=_FUNCS, matmul=True, attributes=frozenset({"T"}))

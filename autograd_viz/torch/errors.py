@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from autograd_viz.errors import AutogradVizError
-
-
-class TorchBridgeError(AutogradVizError, ValueError):
-    """A PyTorch object the bridge cannot take (a freed graph, an unsupported layer, a tensor without a graph)."""
+from autograd_viz.errors import MissingDependencyError, TorchBridgeError
 
 
 def require_torch(what: str) -> object:
@@ -14,6 +10,9 @@ def require_torch(what: str) -> object:
     try:
         import torch
     except ImportError:
-        raise ImportError(f"{what} needs PyTorch: install a CPU torch (pip install torch==2.13.0 here), then "
-                          "pip install 'autograd-viz[torch]'") from None
+        raise MissingDependencyError(f"{what} needs PyTorch: install a CPU torch (pip install torch==2.13.0 "
+                                     "here), then pip install 'autograd-viz[torch]'") from None
     return torch
+
+
+__all__ = ["TorchBridgeError", "require_torch"]

@@ -1,24 +1,32 @@
-"""Training: the loop (``Trainer``), metrics and history, plots, checkpoints."""
+"""Training: the loop (``Trainer``), metrics and history, plots, checkpoints.
 
-from autograd_viz.train.checkpoint import Checkpoint, CheckpointError, load_checkpoint, restore, save_checkpoint
-from autograd_viz.train.loop import Trainer, TrainingDiverged, argmax_labels
-from autograd_viz.train.metrics import History, accuracy, confusion_matrix, per_class_accuracy
-from autograd_viz.train.plots import have_matplotlib, plot_confusion_matrix, plot_learning_curves
+Names load on first use (module ``__getattr__``), so ``autograd_viz.train.checkpoint`` can be imported for its
+limits and validators without the loop, the engine or matplotlib.
+"""
 
-__all__ = [
-    "Checkpoint",
-    "CheckpointError",
-    "History",
-    "Trainer",
-    "TrainingDiverged",
-    "accuracy",
-    "argmax_labels",
-    "confusion_matrix",
-    "have_matplotlib",
-    "load_checkpoint",
-    "per_class_accuracy",
-    "plot_confusion_matrix",
-    "plot_learning_curves",
-    "restore",
-    "save_checkpoint",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Checkpoint": "checkpoint", "CheckpointError": "checkpoint", "load_checkpoint": "checkpoint",
+    "restore": "checkpoint", "save_checkpoint": "checkpoint",
+    "Trainer": "loop", "TrainingDiverged": "loop", "argmax_labels": "loop",
+    "History": "metrics", "accuracy": "metrics", "confusion_matrix": "metrics", "per_class_accuracy": "metrics",
+    "have_matplotlib": "plots", "plot_confusion_matrix": "plots", "plot_learning_curves": "plots",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'autograd_viz.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"autograd_viz.train.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

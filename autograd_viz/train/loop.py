@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import autograd_viz.functional as F
-from autograd_viz.errors import AutogradVizError, ShapeError
+from autograd_viz.errors import AutogradVizError, CheckpointError, ShapeError, TrainingConfigError
 from autograd_viz.graph import no_grad
 from autograd_viz.nn.layers import BatchNorm1d, Dropout
 from autograd_viz.nn.module import Module, Sequential
@@ -59,7 +59,7 @@ class Trainer:
                  meta: dict[str, Any] | None = None, eval_batch_size: int = 2048,
                  threads: int | str | None = "auto") -> None:
         if int(batch_size) < 1:
-            raise AutogradVizError(f"Trainer: batch_size must be >= 1, got {batch_size}")
+            raise TrainingConfigError(f"Trainer: batch_size must be >= 1, got {batch_size}")
         self.model, self.optimizer = model, optimizer
         self.params = model.parameters()
         self.dtype = self.params[0].dtype if self.params else np.dtype(np.float32)
@@ -69,7 +69,10 @@ class Trainer:
         self.schedule, self.penalty = schedule, penalty
         self.rng = np.random.default_rng(seed)
         self.quiet, self.stream = quiet, stream
-        self.threads = (1 if have_threadpoolctl() else None) if threads == "auto" else threads
+        if isinstance(threads, str) and threads != "auto":
+            raise TrainingConfigError(f"Trainer: threads must be 'auto', None or a number >= 1, got {threads!r}")
+        self.threads: int | None = (1 if have_threadpoolctl() else None) if threads == "auto" else (
+            None if threads is None else int(threads))
         self.checkpoint_path = checkpoint_path
         self.meta = dict(meta or {})
         self.history = History()
@@ -144,7 +147,9 @@ class Trainer:
         epochs without improvement of ``monitor`` (val_loss or val_accuracy) and, with ``restore_best``,
         the best weights are put back.
         """
-        with blas_threads(self.threads):
+        # a diverging run overflows on its way to NaN: the loss check below stops it with one line, so NumPy's
+        # RuntimeWarnings (overflow in exp, invalid value in subtract, ...) would only repeat it, four times over
+        with blas_threads(self.threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return self._fit(x, y, epochs, x_val, y_val, patience, restore_best, monitor, min_delta)
 
     def _fit(self, x: Any, y: Any, epochs: int, x_val: Any, y_val: Any, patience: int | None, restore_best: bool,
@@ -154,9 +159,9 @@ class Trainer:
         if validate:
             x_val, y_val = self._arrays(x_val, y_val, "fit (validation)")
         if patience is not None and (not validate or patience < 1):
-            raise AutogradVizError("fit: early stopping needs validation data and patience >= 1")
+            raise TrainingConfigError("fit: early stopping needs validation data and patience >= 1")
         if monitor not in ("val_loss", "val_accuracy"):
-            raise AutogradVizError(f"fit: monitor must be val_loss or val_accuracy, got {monitor!r}")
+            raise TrainingConfigError(f"fit: monitor must be val_loss or val_accuracy, got {monitor!r}")
         self._check_labels(x, y)
         n, bs = len(x), self.batch_size
         # BatchNorm cannot train on a batch of one sample: drop such a last batch.
@@ -193,7 +198,7 @@ class Trainer:
                 loss_sum += value * k
                 correct += int(np.count_nonzero(to_labels(out.data) == yb))
                 seen += k
-                out = loss = None  # free this step's graph before the next one is built (memory is reused)
+                del out, loss  # free this step's graph before the next one is built (memory is reused)
                 if bar.live:
                     elapsed = time.perf_counter() - start_time
                     bar.update(epoch, step, loss_sum / seen, correct / seen, seen / max(elapsed, 1e-9))
@@ -266,7 +271,7 @@ class Trainer:
         """Load a checkpoint written by :meth:`save`; the next ``fit`` continues from its epoch."""
         ck = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
         if "trainer" not in ck.meta:
-            raise AutogradVizError("resume: the checkpoint has no trainer state (it is a final model file)")
+            raise CheckpointError("resume: the checkpoint has no trainer state (it is a final model file)")
         restore(ck, self.model, self.optimizer)
         state = ck.meta["trainer"]
         self.epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
@@ -278,4 +283,10 @@ class Trainer:
         self._best_score = math.inf if state["best_score"] is None else float(state["best_score"])
         self._wait = int(state["wait"])
         best = {k[5:]: v for k, v in ck.extra.items() if k.startswith("best/")}
+        if best:  # checked now, not when early stopping puts them back at the end of a long run
+            current = self.model.state_dict()
+            wrong = [k for k, v in best.items() if k not in current or v.shape != current[k].shape]
+            if wrong or set(best) != set(current):
+                raise CheckpointError(f"resume: the checkpoint's best weights do not fit the model "
+                                      f"({(wrong or sorted(set(current) - set(best)))[0]!r})")
         self._best_state = best or None

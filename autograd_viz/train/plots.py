@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.errors import AutogradVizError
+from autograd_viz.errors import PlotError
 from autograd_viz.io import atomic_write_with
 from autograd_viz.train.metrics import History
 
@@ -29,8 +29,8 @@ def _figure(width: float, height: float) -> Any:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise AutogradVizError(INSTALL_HINT) from None
-    fig = Figure(figsize=(width, height), dpi=110)
+        raise PlotError(INSTALL_HINT) from None
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")  # no label on a neighbour's axes
     FigureCanvasAgg(fig)
     return fig
 
@@ -42,7 +42,7 @@ def _save(fig: Any, path: str | os.PathLike) -> None:
 def plot_learning_curves(history: History, path: str | os.PathLike, title: str = "") -> None:
     """Loss and accuracy per epoch, train and validation, side by side."""
     if not len(history):
-        raise AutogradVizError("plot_learning_curves: the history is empty")
+        raise PlotError("plot_learning_curves: the history is empty")
     fig = _figure(9, 3.6)
     epochs = history.column("epoch")
     for i, metric in enumerate(("loss", "accuracy")):

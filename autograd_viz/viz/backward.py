@@ -23,9 +23,11 @@ from autograd_viz.viz.style import (
     DrawOptions,
     bar,
     esc,
+    exact_zero,
     grad_state,
     html_label,
     is_scalar,
+    magnitude,
     node_style,
     number,
     small,
@@ -102,9 +104,9 @@ def adjoint_label(scene: Scene, node: Node, adjoints: Adjoints, options: DrawOpt
             lines.append(small(f"= {esc(terms)}"))
         else:
             lines.append(small(f"sum of {len(parts)} contributions"))
-    state = grad_state(value, options)
+    state = grad_state(value, options, magnitude(value) == 0 and exact_zero(node, scene.root, adjoints.value))
     if state:
-        lines.append(small(state))
+        lines.append(small("exactly zero" if state == "zero" else state))
     return html_label(lines)
 
 
@@ -147,7 +149,8 @@ def add_backward(graph: graphviz.Digraph, scene: Scene, adjoints: Adjoints, opti
 
     def add(sub: graphviz.Digraph, members: list[Node]) -> None:
         for node in members:
-            state = grad_state(adjoints.value[id(node)], options)
+            value = adjoints.value[id(node)]
+            state = grad_state(value, options, magnitude(value) == 0 and exact_zero(node, scene.root, adjoints.value))
             role = "loss" if node is scene.root else state or ("param" if scene.role(node) == "param" else "adjoint")
             attrs = node_style(role)
             if role == "loss":

@@ -8,27 +8,34 @@ from typing import Any
 
 import graphviz
 
+from autograd_viz.graph import Node
 from autograd_viz.viz.scene import Scene, formula
 from autograd_viz.viz.style import (
+    MAX_NAME_CHARS,
     DrawOptions,
     esc,
+    exact_zero,
     grad_state,
     html_label,
     is_scalar,
+    magnitude,
     node_style,
     small,
     summary,
 )
-from autograd_viz.graph import Node
 
-_STATE_COLORS = {"vanishing": "#8a8a8a", "exploding": "#c0172d"}
+_STATE_COLORS = {"vanishing": "#8a8a8a", "exploding": "#c0172d", "zero": "#5a5a5a"}
+_STATE_TEXT = {"zero": "exactly zero"}
+#: Graphviz's limit for one HTML label; a label past it (very many lines) is cut, never sent to dot
+MAX_LABEL_CHARS = 16_000
 
 
 def forward_id(scene: Scene, node: Node) -> str:
     return f"n{scene.key(node)}"
 
 
-def forward_label(scene: Scene, node: Node, options: DrawOptions, adjoint: Any = None) -> str:
+def forward_label(scene: Scene, node: Node, options: DrawOptions, adjoint: Any = None,
+                  adjoints_all: dict[int, Any] | None = None) -> str:
     """HTML label: ``z = a × x₀`` then the value (tensors: shape, dtype, min/mean/max) and, when drawing the
     forward pass alone, the gradient ``∂L/∂z``."""
     name = esc(scene.label(node))
@@ -51,13 +58,21 @@ def forward_label(scene: Scene, node: Node, options: DrawOptions, adjoint: Any =
             lines.extend(small(esc(v)) for v in values)
     if adjoint is not None and options.show_grads:
         text = " · ".join(summary(adjoint, options.precision)[-1:])
-        state = grad_state(adjoint, options)
+        zero = magnitude(adjoint) == 0 and adjoints_all is not None
+        state = grad_state(adjoint, options, zero and exact_zero(node, scene.root, adjoints_all or {}))
         # ∂L/∂x rather than an overline: dot 2.43 draws <O> on a later line over the line above it
         line = f"∂{esc(scene.label(scene.root))}/∂{name} = {esc(text)}"
         if state:
-            line = f'<FONT COLOR="{_STATE_COLORS[state]}">{line} ({state})</FONT>'
+            line = f'<FONT COLOR="{_STATE_COLORS[state]}">{line} ({_STATE_TEXT.get(state, state)})</FONT>'
         lines.append(small(line) if not is_scalar(adjoint) else line)
-    return html_label(lines)
+    label = html_label(lines)
+    return label if len(label) <= MAX_LABEL_CHARS else html_label([lines[0][:MAX_LABEL_CHARS // 2] + "…"])
+
+
+def tooltip(node: Node) -> dict[str, str]:
+    """``{"tooltip": full name}`` for a node whose name is drawn shortened (SVG shows it on hover)."""
+    name = str(node.name or "")
+    return {"tooltip": name[:MAX_LABEL_CHARS]} if len(name) > MAX_NAME_CHARS else {}
 
 
 def add_forward(graph: graphviz.Digraph, scene: Scene, options: DrawOptions,
@@ -81,8 +96,8 @@ def _add_nodes(graph: graphviz.Digraph, scene: Scene, nodes: list[Node], options
                adjoints: dict[int, Any] | None) -> None:
     for node in nodes:
         adjoint = adjoints.get(id(node)) if adjoints is not None else None
-        graph.node(forward_id(scene, node), label=forward_label(scene, node, options, adjoint),
-                   **node_style(scene.role(node)))
+        graph.node(forward_id(scene, node), label=forward_label(scene, node, options, adjoint, adjoints),
+                   **node_style(scene.role(node)), **tooltip(node))
 
 
 def in_clusters(graph: graphviz.Digraph, scene: Scene, nodes: list[Node], prefix: str,

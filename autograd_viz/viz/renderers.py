@@ -118,26 +118,32 @@ def render(graph: graphviz.Digraph | str, fmt: str = "svg", renderer: str | None
 
 
 def save(graph: graphviz.Digraph | str, path: str | os.PathLike, renderer: str | None = None,
-         timeout: float = DEFAULT_TIMEOUT) -> Path:
-    """Write ``graph`` to ``path`` atomically, the format chosen by the extension (.dot/.gv/.svg/.png/.pdf).
+         timeout: float = DEFAULT_TIMEOUT, fmt: str | None = None) -> Path:
+    """Write ``graph`` to ``path`` atomically, the format chosen by the extension (.dot/.gv/.svg/.png/.pdf) or
+    by ``fmt`` (svg, png, pdf, dot); ``-`` is standard output (SVG unless ``fmt`` says otherwise). A symlink is
+    written through and a device or FIFO written directly (see :mod:`autograd_viz.io`).
 
     Returns the path written. With no renderer installed it writes ``path`` with a ``.dot`` suffix instead
     and warns (:class:`NoRendererWarning`) with a one-line hint.
     """
     target = Path(path)
-    fmt = FORMATS.get(target.suffix.lower())
+    to_stdout = os.fspath(path) == "-"
+    if fmt is not None and fmt not in ("svg", "png", "pdf", "dot"):
+        raise RenderError(f"save: format must be svg, png, pdf or dot, got {fmt!r}")
+    fmt = fmt or FORMATS.get(target.suffix.lower()) or ("svg" if to_stdout else None)
     if fmt is None:
         raise RenderError(f"save: cannot tell the format of {str(target)!r}; use one of "
                           f"{', '.join(sorted(FORMATS))}")
     if fmt == "dot":
-        atomic_write_text(target, _source(graph))
+        atomic_write_text(path, _source(graph))
         return target
     if choose(renderer) is None:
-        fallback = target.with_suffix(".dot")
+        fallback = target if to_stdout else target.with_suffix(".dot")
         atomic_write_text(fallback, _source(graph))
-        warnings.warn(f"wrote {fallback} only: {HOW_TO_GET_ONE}", NoRendererWarning, stacklevel=2)
+        warnings.warn(f"wrote {'DOT to standard output' if to_stdout else fallback} only: {HOW_TO_GET_ONE}",
+                      NoRendererWarning, stacklevel=2)
         return fallback
-    atomic_write_bytes(target, render(graph, fmt, renderer, timeout))
+    atomic_write_bytes(path, render(graph, fmt, renderer, timeout))
     return target
 
 

@@ -30,11 +30,15 @@ COLORS = {
     "loss": ("#c8ecd0", "#1e7b34"),
     "adjoint": ("#f3ecff", "#6f42c1"),
     "vanishing": ("#e6e6e6", "#8a8a8a"),
+    "zero": ("#ffffff", "#5a5a5a"),
     "exploding": ("#f8d0d4", "#c0172d"),
     "collapsed": ("#f5f5f5", "#777777"),
 }
 
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+#: names longer than this are drawn shortened with an ellipsis (the full name goes into the box's tooltip):
+#: Graphviz refuses HTML labels over 16,384 characters, and a box that wide is unreadable anyway
+MAX_NAME_CHARS = 48
 
 
 class DrawError(AutogradVizError, ValueError):
@@ -78,10 +82,21 @@ class DrawOptions:
                             f"{self.clusters!r}")
 
 
+def shorten(text: str, limit: int = MAX_NAME_CHARS) -> str:
+    """``text`` if it fits in ``limit`` characters, else its start and end around an ellipsis (``abc…xyz``)."""
+    if len(text) <= limit:
+        return text
+    tail = max(limit // 4, 1)
+    return text[:limit - tail - 1] + "…" + text[-tail:]
+
+
 def pretty_name(name: str) -> str:
-    """``x0`` -> ``x₀``: trailing digits as subscripts, as the notes write :math:`x_0`.
+    """``x0`` -> ``x₀``: trailing digits as subscripts, as the notes write :math:`x_0`; a name longer than
+    :data:`MAX_NAME_CHARS` is shortened with an ellipsis (see :func:`shorten`).
 
     Dotted names such as ``fc1.weight`` or ``l1.b0`` stay as they are."""
+    if len(name) > MAX_NAME_CHARS:
+        return shorten(name)
     stem = name.rstrip("0123456789")
     if not stem or stem == name or not stem[-1].isalpha() or "." in name:
         return name
@@ -140,11 +155,57 @@ def magnitude(data: Any) -> float:
     return float(np.max(np.abs(data))) if data.size else 0.0
 
 
-def grad_state(data: Any, options: DrawOptions) -> str | None:
-    """``"vanishing"``, ``"exploding"`` or ``None`` for a gradient, by the thresholds in ``options``."""
+#: ops whose local derivative is never 0 in exact arithmetic: an adjoint that is exactly 0 through one of them is
+#: a float underflow of a saturated unit (sigmoid(60): 1 - σ rounds to 0), i.e. a vanishing gradient
+SMOOTH_OPS = frozenset({"sigmoid", "tanh", "exp", "log", "sqrt", "softmax", "log_softmax"})
+
+
+_ZERO_CACHE: list[tuple[Node, Mapping[int, Any], set[int]]] = []
+
+
+def exact_zeros(root: Node, adjoints: Mapping[int, Any]) -> set[int]:
+    """ids of the nodes whose adjoint is 0 for an exact reason (a factor that is 0: an input x₂ = 0 times it,
+    a ReLU that is off) rather than a float underflow through a saturated smooth op (:data:`SMOOTH_OPS`);
+    each zero is followed back towards ``root``. One sweep per drawing (cached for the last two)."""
+    for cached_root, cached_adjoints, result in _ZERO_CACHE:
+        if cached_root is root and cached_adjoints is adjoints:
+            return result
+    from autograd_viz.graph import topological_order
+
+    order = topological_order(root)
+    consumers: dict[int, list[Node]] = {}
+    for n in order:
+        for p in n.parents:
+            consumers.setdefault(id(p), []).append(n)
+
+    def is_zero(n: Node) -> bool:
+        return n is not root and id(n) in adjoints and magnitude(adjoints[id(n)]) == 0
+
+    exact: set[int] = set()
+    for n in reversed(order):  # consumers before their inputs
+        if is_zero(n) and any(id(c) in exact if is_zero(c) else (c.op is not None and c.op.name not in SMOOTH_OPS)
+                              for c in consumers.get(id(n), [])):
+            exact.add(id(n))
+    _ZERO_CACHE[:] = [*_ZERO_CACHE[-1:], (root, adjoints, exact)]
+    return exact
+
+
+def exact_zero(node: Node, root: Node, adjoints: Mapping[int, Any]) -> bool:
+    """Is ``node``'s adjoint exactly 0 for an exact reason? (see :func:`exact_zeros`)"""
+    return id(node) in exact_zeros(root, adjoints)
+
+
+def grad_state(data: Any, options: DrawOptions, exact: bool | None = None) -> str | None:
+    """``"zero"``, ``"vanishing"``, ``"exploding"`` or ``None`` for a gradient, by the thresholds in ``options``.
+
+    An adjoint that is exactly 0 for an exact reason (``exact``, see :func:`exact_zero`: an input that is 0
+    times it, a ReLU that is off) is ``"zero"``, not ``"vanishing"``: nothing is shrinking there, the chain
+    rule multiplies by an exact zero. Without ``exact`` an exact 0 counts as vanishing."""
     size = magnitude(data)
     if options.exploding is not None and (size > options.exploding or math.isnan(size)):
         return "exploding"
+    if options.vanishing is not None and size == 0 and exact:
+        return "zero"
     if options.vanishing is not None and size < options.vanishing:
         return "vanishing"
     return None
