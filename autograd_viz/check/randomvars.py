@@ -31,6 +31,25 @@ def _partitions(items: list[int]) -> list[list[list[int]]]:
     return out
 
 
+def _distinct_sum(value: sp.Expr, fresh: list[sp.Symbol], a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """Σ over pairwise distinct j_0, …, j_{m−1} in [a, b] of ``value``, by Möbius inversion over the set
+    partitions of the indices: Σ_distinct = Σ_σ Π_B (−1)^{|B|−1}(|B|−1)! · Σ_unrestricted (blocks of σ merged).
+    Works for terms that depend on the index (b^(t−i) g_i) and a symbolic number of terms."""
+    total = sp.Integer(0)
+    for sigma in _partitions(list(range(len(fresh)))):
+        weight = sp.Integer(1)
+        merged = {}
+        limits = []
+        for block in sigma:
+            weight *= (-1) ** (len(block) - 1) * sp.factorial(len(block) - 1)
+            j = sp.Dummy("k", integer=True)
+            limits.append((j, a, b))
+            for k in block:
+                merged[fresh[k]] = j
+        total += weight * sp.Sum(value.xreplace(merged), *limits).doit()
+    return total
+
+
 class RandomVars:
     """The [random] variables of one file: their SymPy stand-ins, moments and densities."""
 
@@ -198,7 +217,8 @@ class RandomVars:
                     product *= s.function.xreplace({s.limits[0][0]: j})
             value = self.expectation(product)
             if value.has(*fresh):
-                raise ExpressionError("E: a product of sums whose terms depend on the index is not supported")
+                total += _distinct_sum(value, fresh, a, b)
+                continue
             ways = sp.Integer(1)
             for m in range(len(part)):
                 ways *= count - m
