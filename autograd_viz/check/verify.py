@@ -170,6 +170,13 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
             methods.append(f"engine cross-check skipped at {skipped} points where a float overflows or underflows")
     state.numeric = "; ".join(methods) if methods else state.numeric
     if size_sets != [{}]:
+        from autograd_viz.check.matrixexpr import prove_all_sizes
+
+        general = prove_all_sizes(lt, rt, spec) if len(all_proved) == len(size_sets) else None
+        if general:
+            result.verdict = "proved"
+            result.method = f"{general}; {checked_for(size_sets)}: " + "; ".join(methods)
+            return
         proved_all = len(all_proved) == len(size_sets)
         result.verdict = "numerical"
         result.method = (f"{checked_for(size_sets)}: " + (
