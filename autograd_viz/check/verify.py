@@ -317,6 +317,7 @@ def _rewrite_exp(e: sp.Expr) -> sp.Expr:
 
 _STEPS = (
     ("cancel", lambda e: sp.cancel(sp.together(e)), lambda e: True),
+    ("case split at the kinks", lambda e: _case_split(e), lambda e: e.has(sp.Piecewise, sp.Abs, sp.Max, sp.Min)),
     ("piecewise branches", lambda e: _zero_branches(e), lambda e: e.has(sp.Piecewise)),
     ("simplify", sp.simplify, lambda e: True),
     ("simplify(rewrite(exp))", _rewrite_exp, lambda e: e.has(sp.tanh, sp.exp)),
@@ -359,6 +360,34 @@ def _prove(pairs: list[tuple[sp.Expr, sp.Expr]], budget: Budget, timeout: float)
         else:
             return None
     return _STEPS[used][0] if used >= 0 else "identical"
+
+
+def _case_split(d: sp.Expr) -> sp.Expr:
+    """0 if every case of ``d`` (abs/max/min/relu written as a Piecewise and folded) is 0 where it applies: the
+    claim then holds on every side of every kink; otherwise ``d`` unchanged (undecided). A case that applies
+    nowhere is skipped, one that applies at finitely many points is checked at each of them."""
+    e = sp.piecewise_fold(d.rewrite(sp.Piecewise))
+    if not isinstance(e, sp.Piecewise):
+        return sp.Integer(0) if sp.cancel(e) == 0 or sp.simplify(e) == 0 else d
+    earlier: sp.Basic = sp.false
+    for expr, cond in e.args:
+        applies = sp.And(cond, sp.Not(earlier))
+        earlier = sp.Or(earlier, cond)
+        if applies is sp.false or sp.cancel(expr) == 0 or sp.simplify(expr) == 0:
+            continue
+        free = applies.free_symbols
+        if len(free) != 1:
+            return d
+        x = next(iter(free))
+        try:
+            where = applies.as_set() if x.is_real else None
+        except (NotImplementedError, TypeError, ValueError):
+            return d
+        if where is None or not (where.is_empty or isinstance(where, sp.FiniteSet)):
+            return d
+        if isinstance(where, sp.FiniteSet) and any(sp.simplify(expr.subs(x, v)) != 0 for v in where):
+            return d
+    return sp.Integer(0)
 
 
 def _zero_branches(d: sp.Expr) -> sp.Expr:
