@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from autograd_viz.cli import main
 from autograd_viz.check import UnreadableFileError, check_files
 from autograd_viz.check.results import JSON_CLAIM_KEYS
 from autograd_viz.check.spec import DerivationError, load_spec
+from autograd_viz.cli import main
 
 FIX = Path(__file__).parent / "fixtures" / "derivations"
 KEYS = ["name", "verdict", "expect", "agrees", "method", "counterexample", "lhs_value", "rhs_value", "correct",

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autograd_viz.ops import OPS
-from autograd_viz.scalar import Value
 from autograd_viz.check import check_file, check_files, runner, verify
 from autograd_viz.check.results import ClaimResult
+from autograd_viz.ops import OPS
+from autograd_viz.scalar import Value
 
 FIX = Path(__file__).parent / "fixtures" / "derivations"
 

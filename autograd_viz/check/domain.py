@@ -144,7 +144,7 @@ class Domain:
         """The values a search must try first: the ends of the domain and the numbers just inside them,
         0, ±1, ±1/2 where allowed."""
         out: list[sp.Expr] = []
-        for end, is_open, inward in ((self.lo, self.lo_open, 1), (self.hi, self.hi_open, -1)):
+        for end, _open, inward in ((self.lo, self.lo_open, 1), (self.hi, self.hi_open, -1)):
             if not end.is_finite:
                 continue
             out.append(end)

@@ -12,11 +12,11 @@ import ast
 import math
 from typing import Any
 
+from autograd_viz.check.spec import Spec
 from autograd_viz.errors import AutogradVizError
 from autograd_viz.expr import Evaluator
 from autograd_viz.ops import EXPR_FUNCTIONS
 from autograd_viz.scalar import Value
-from autograd_viz.check.spec import Spec
 
 #: Returned by :func:`engine_gradient` where the forward pass leaves the float range (the point is skipped).
 OUT_OF_RANGE = math.nan

@@ -13,8 +13,8 @@ import sympy as sp
 from sympy.calculus.util import maximum, minimum
 
 from autograd_viz.check import numeric
-from autograd_viz.check.domain import MAGNITUDE, Domain
 from autograd_viz.check.budget import Budget, BudgetExceeded
+from autograd_viz.check.domain import MAGNITUDE, Domain
 from autograd_viz.check.model import Model, as_scalar
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import Claim, DerivationError, Spec
@@ -176,12 +176,15 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
             if _violates(f, rounded, strict):
                 point = rounded
                 break
-    if not _violates(f, point, strict):  # the special points themselves, exactly (x = 1/3 in (x - 1/3)**2 > 0)
+    if not (best > -1e-9 and _violates(f, point, strict)):  # the special points, exactly (x = 1/3 in (x-1/3)**2 > 0)
         specials, _ = numeric.search_points([f], symbols, domains, rng, random_points=0)
-        for p in specials[:200]:
-            if _violates(f, p, strict):
-                point, best = p, max(best, 0.0)
-                break
+        if specials and symbols:  # screened in floats; only near-violations are evaluated exactly
+            fn = _vector(f, symbols)
+            vals = _values(fn, [np.array([float(p[s]) for p in specials]) for s in symbols])
+            for k in np.argsort(-vals)[:12]:
+                if vals[k] > -1e-6 and _violates(f, specials[k], strict):
+                    point, best = specials[k], max(best, 0.0)
+                    break
     bound_side = lhs if not rhs.free_symbols & set(symbols) else f
     kind = "sup" if upper else "inf"
     if best > -1e-9 and point is not None and _violates(f, point, strict):
@@ -204,7 +207,8 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
         x = symbols[0]
         fn = maximum if upper else minimum
         try:
-            ok, s = budget.attempt(lambda: fn(lhs, x, _domain(x, domains)), symbolic_limit(timeout))
+            limit = min(budget.remaining() * 0.6, max(symbolic_limit(timeout), 4.0))
+            ok, s = budget.attempt(lambda: fn(lhs, x, _domain(x, domains)), limit)
         except BudgetExceeded:
             raise
         except Exception:  # SymPy cannot find the extremum: the bound stays numerical

@@ -12,8 +12,8 @@ from typing import Any
 
 import sympy as sp
 
-from autograd_viz.expr import Evaluator
 from autograd_viz.check.spec import Spec
+from autograd_viz.expr import Evaluator
 
 
 class NotMatrixAlgebra(Exception):

@@ -14,10 +14,10 @@ from typing import Any
 
 import sympy as sp
 
+from autograd_viz.check.spec import DerivationError, Spec
 from autograd_viz.errors import ExpressionError
 from autograd_viz.expr import Evaluator
 from autograd_viz.ops import EXPR_FUNCTIONS
-from autograd_viz.check.spec import DerivationError, Spec
 
 MAX_NEST = 1000
 

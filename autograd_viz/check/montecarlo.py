@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.expr import Evaluator
-from autograd_viz.ops import EXPR_FUNCTIONS, ArrayMath
 from autograd_viz.check import numeric
 from autograd_viz.check.model import Model
+from autograd_viz.expr import Evaluator
+from autograd_viz.ops import EXPR_FUNCTIONS, ArrayMath
 
 BATCHES, DRAWS, SIGMAS = 20, 4000, 5.0
 MAX_TERMS = 200  # simulate sums of at most this many terms (a symbolic n is set to at most 5)

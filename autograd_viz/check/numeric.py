@@ -70,7 +70,7 @@ def compile_precise(symbols: list[sp.Symbol], exprs: Sequence[sp.Expr]):
     """An mpmath function of the symbols (for 50-digit evaluation)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return sp.lambdify(symbols, list(exprs), modules=["mpmath", "sympy"])
+        return sp.lambdify(symbols, list(exprs), modules=["mpmath", "sympy"], cse=True)
 
 
 def evaluate(fn, point: Sequence[sp.Expr]) -> list[float] | None:
@@ -322,7 +322,7 @@ class Search:
 
 
 def search(pairs: list[tuple[sp.Expr, sp.Expr]], domains: Mapping[str, Domain], rng: random.Random,
-           random_points: int = 24, seconds: float = 3.0, special: bool = True) -> Search:
+           random_points: int = 24, seconds: float = 3.0, special: bool = True, precise: bool = True) -> Search:
     """Try to break ``lhs == rhs`` entry by entry; see the module docstring."""
     exprs = [e for pair in pairs for e in pair]
     symbols = order_symbols(exprs)
@@ -330,7 +330,7 @@ def search(pairs: list[tuple[sp.Expr, sp.Expr]], domains: Mapping[str, Domain], 
     points, n_special = search_points(diffs, symbols, domains, rng, random_points, special)
     out = Search(special=n_special)
     fast = compile_exprs(symbols, exprs)
-    precise = None
+    hp_fn = None
     deadline = time.monotonic() + seconds
     for k, point in enumerate(points):
         if out.valid and time.monotonic() > deadline:
@@ -342,10 +342,10 @@ def search(pairs: list[tuple[sp.Expr, sp.Expr]], domains: Mapping[str, Domain], 
         out.valid += 1
         out.first_point = out.first_point or point
         suspects = [j for j in range(len(pairs)) if not close(values[2 * j], values[2 * j + 1])]
-        if not suspects and out.precise < HP_POINTS and (k < 6 or k >= n_special or k % 8 == 0):
-            if precise is None:
-                precise = compile_precise(symbols, diffs)
-            hp = evaluate_precise(precise, args)
+        if precise and not suspects and out.precise < HP_POINTS and (k < 6 or k >= n_special or k % 8 == 0):
+            if hp_fn is None:
+                hp_fn = compile_precise(symbols, diffs)
+            hp = evaluate_precise(hp_fn, args)
             if hp is not None:
                 out.precise += 1
                 scale = [1.0 + abs(values[2 * j]) + abs(values[2 * j + 1]) for j in range(len(pairs))]

@@ -13,8 +13,8 @@ from typing import Any
 
 import sympy as sp
 
-from autograd_viz.errors import ExpressionError
 from autograd_viz.check.spec import Spec
+from autograd_viz.errors import ExpressionError
 
 MAX_SUMS = 4
 

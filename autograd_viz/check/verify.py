@@ -12,7 +12,6 @@ from typing import Any
 
 import sympy as sp
 
-from autograd_viz.errors import AutogradVizError
 from autograd_viz.check import latex, montecarlo, numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
 from autograd_viz.check.engine import OUT_OF_RANGE, derivative_target, engine_gradient
@@ -20,6 +19,7 @@ from autograd_viz.check.model import Model, NeedsSizes, is_matrix
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import GRAMMAR, Claim, DerivationError, Spec, parse
 from autograd_viz.check.texprint import to_latex
+from autograd_viz.errors import AutogradVizError
 
 POINTS = 24  # valid random points wanted for an equality
 LARGE_OFFSET = 1  # the numeric re-check of matrix claims uses sizes this much larger
@@ -125,7 +125,8 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
                 result.counterexample = dict(sizes)
             return
         found = numeric.search(pairs, spec.domains, rng, random_points=POINTS if k == 0 else 8,
-                               seconds=max(0.5, timeout * 0.25))
+                               seconds=max(0.5, timeout * (0.25 if k == 0 else 0.1)), special=k == 0,
+                               precise=k == 0)
         if found.mismatch:
             _refute(result, found.mismatch, sizes, lhs, model, budget)
             return
@@ -135,20 +136,20 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
             methods.append(found.describe(symbols, spec.domains) + where)
         if k == 0:
             state.numeric = "; ".join(methods) if found.valid else None
-        how = _prove(pairs, budget, timeout / len(size_sets))
-        if isinstance(how, tuple):  # SymPy reduced lhs − rhs to a nonzero constant
-            _refute_constant(result, how, found, sizes, lhs, model, budget)
-            return
-        if how is None:
-            if not found.valid:
-                raise DerivationError("could not evaluate the claim at any point of its domain, and SymPy did not "
-                                      "simplify lhs − rhs to 0")
-            if k == 0 and not sizes:
-                break
-        else:
-            all_proved.append(how)
-        if k == 0 and not sizes:
-            break
+            if sizes and state.numeric:
+                state.numeric = f"{checked_for(size_sets)}: {state.numeric}; not a proof for every size"
+            first_pairs, first_found, first_lhs, first_model = pairs, found, lhs, model
+    # SymPy at the first (or only) size; the larger sizes are searched, not simplified: only an argument for all
+    # sizes is a proof
+    how = _prove(first_pairs, budget, timeout)
+    if isinstance(how, tuple):  # SymPy reduced lhs − rhs to a nonzero constant
+        _refute_constant(result, how, first_found, size_sets[0], first_lhs, first_model, budget)
+        return
+    if how is None and not first_found.valid:
+        raise DerivationError("could not evaluate the claim at any point of its domain, and SymPy did not "
+                              "simplify lhs − rhs to 0")
+    if how is not None:
+        all_proved.append(how)
     if spec.random and (montecarlo.uses_expectation(lt) or montecarlo.uses_expectation(rt)):
         mc = montecarlo.cross_check(model, lt, rt, (lhs, rhs))
         if mc is not None and not mc[0]:
@@ -172,15 +173,16 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
     if size_sets != [{}]:
         from autograd_viz.check.matrixexpr import prove_all_sizes
 
-        general = prove_all_sizes(lt, rt, spec) if len(all_proved) == len(size_sets) else None
+        general = prove_all_sizes(lt, rt, spec) if all_proved else None
         if general:
             result.verdict = "proved"
             result.method = f"{general}; {checked_for(size_sets)}: " + "; ".join(methods)
             return
-        proved_all = len(all_proved) == len(size_sets)
+        proved_all = bool(all_proved)
         result.verdict = "numerical"
         result.method = (f"{checked_for(size_sets)}: " + (
-            "SymPy reduces every entry of lhs − rhs to 0 at each of these sizes" if proved_all else
+            f"SymPy reduces every entry of lhs − rhs to 0 at {', '.join(f'{n}={v}' for n, v in size_sets[0].items())}"
+            if proved_all else
             "the numbers agree") + "; not a proof for every size; " + "; ".join(methods))
         result.message = "checked at concrete sizes only"
         return
