@@ -75,8 +75,9 @@ def test_numerical_when_sympy_runs_out_of_time(monkeypatch: pytest.MonkeyPatch) 
             sum(range(1000))
 
     monkeypatch.setattr(verify, "_STEPS", (("forever", slow, lambda e: True),))
+    monkeypatch.setattr(verify, "symbolic_limit", lambda timeout: 0.2)  # a tiny SymPy budget, no long wait
     c = _claims(FIX / "perceptron.toml", jobs=1, timeout=3.0)["dL/dw"]
-    assert c.verdict == "numerical" and c.seconds < 3.5
+    assert c.verdict == "numerical" and c.seconds < 2.5
     assert "did not" in c.message
 
 
@@ -91,9 +92,9 @@ def test_soft_timeout_reports_timeout_within_the_limit(tmp_path: Path) -> None:
     f.write_text('title = "slow"\n[symbols]\nx = "real"\n[[claim]]\nname = "deep"\n'
                  'lhs = "diff(nest(tanh, x, 60), x, 8)"\nrhs = "0"\n', encoding="utf-8")
     start = time.monotonic()
-    c = check_file(f, timeout=2.0).claims[0]
+    c = check_file(f, timeout=0.6).claims[0]
     assert c.verdict == "timeout" and not c.agrees
-    assert time.monotonic() - start < 4.0
+    assert time.monotonic() - start < 2.0
 
 
 def test_hard_kill_when_the_worker_ignores_its_alarm(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,11 +105,11 @@ def test_hard_kill_when_the_worker_ignores_its_alarm(monkeypatch: pytest.MonkeyP
     runner.warm_up()  # the parent's one-off warm-up is not part of the timing
     monkeypatch.setattr(runner, "check_claim", stuck)
     start = time.monotonic()
-    c = check_file(FIX / "perceptron.toml", timeout=1.0, jobs=2).claims
+    c = check_file(FIX / "perceptron.toml", timeout=0.2, jobs=2).claims
     elapsed = time.monotonic() - start
     assert [x.verdict for x in c] == ["timeout"] * 4
     assert all("killed" in x.message for x in c)
-    assert elapsed < 2 * (1.0 + 1.0) + 0.5  # two rounds of two workers, each killed at ~limit + 0.3 s
+    assert elapsed < 2 * (0.2 + 1.0) + 0.5  # two rounds of two workers, each killed at ~limit + 0.3 s
 
 
 def test_error_verdicts_name_the_problem() -> None:

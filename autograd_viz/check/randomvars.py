@@ -31,6 +31,18 @@ def _partitions(items: list[int]) -> list[list[list[int]]]:
     return out
 
 
+def sum_doit(f: sp.Expr, *limits: tuple) -> sp.Expr:
+    """``Sum(f, *limits).doit()``, term by term with the factors that do not depend on the index pulled out
+    first (SymPy's own doit on the whole product is ~40× slower on the geometric sums of Adam's moments)."""
+    for i, a, b in limits:
+        total = sp.Integer(0)
+        for term in sp.Add.make_args(f):
+            c, g = term.as_independent(i, as_Add=False)
+            total += c * ((b - a + 1) * g if not g.has(i) else sp.Sum(g, (i, a, b)).doit())
+        f = total
+    return f
+
+
 def _distinct_sum(value: sp.Expr, fresh: list[sp.Symbol], a: sp.Expr, b: sp.Expr) -> sp.Expr:
     """Σ over pairwise distinct j_0, …, j_{m−1} in [a, b] of ``value``, by Möbius inversion over the set
     partitions of the indices: Σ_distinct = Σ_σ Π_B (−1)^{|B|−1}(|B|−1)! · Σ_unrestricted (blocks of σ merged).
@@ -46,7 +58,7 @@ def _distinct_sum(value: sp.Expr, fresh: list[sp.Symbol], a: sp.Expr, b: sp.Expr
             limits.append((j, a, b))
             for k in block:
                 merged[fresh[k]] = j
-        total += weight * sp.Sum(value.xreplace(merged), *limits).doit()
+        total += weight * sum_doit(value.xreplace(merged), *limits)
     return total
 
 
@@ -205,7 +217,7 @@ class RandomVars:
             i = sums[0].limits[0][0]
             inner = self.expectation(sums[0].function * rest)
             if inner.has(i):
-                return sp.Sum(inner, (i, a, b)).doit()
+                return sum_doit(inner, (i, a, b))
             return count * inner
         total = sp.Integer(0)
         for part in _partitions(list(range(len(sums)))):

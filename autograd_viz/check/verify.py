@@ -249,7 +249,8 @@ def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: 
     entry = ""
     if is_matrix(lhs) and lhs.shape != (1, 1):
         entry = f" in entry ({k // lhs.shape[1]}, {k % lhs.shape[1]})"
-    exact = {s.name: v for s, v in point.items() if v.is_Rational and not v.is_Integer and sp.Rational(float(v)) != v}
+    exact = {s.name: v for s, v in point.items()
+             if v.is_Rational and not v.is_Integer and sp.Rational(f"{float(v):.10g}") != v}
     at = ("; exact point " + ", ".join(f"{n} = {v}" for n, v in exact.items())) if exact else ""
     result.message = f"lhs = {a:.10g} but rhs = {b:.10g}{entry}" + (f"; {message}" if message else "") + at
     try:
