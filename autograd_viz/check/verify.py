@@ -60,7 +60,10 @@ def check_claim(spec: Spec, claim: Claim, timeout: float = 10.0) -> ClaimResult:
         with budget.enforce():
             _check(spec, claim, budget, result, state, timeout)
     except BudgetExceeded:
-        if state.numeric:
+        budget.suspended = True
+        if result.verdict == "refuted":  # confirmed before the time ran out: the counterexample stands
+            result.message = (result.message + "; " if result.message else "") + "hint cut short by the time limit"
+        elif state.numeric:
             result.verdict, result.method = "numerical", state.numeric
             result.message = "SymPy did not decide within the time limit"
         else:
@@ -257,8 +260,9 @@ def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: 
         correct = correct_form(lhs, model, budget)
         result.correct = str(correct)
         result.correct_tex = sp.latex(correct)
-    except BudgetExceeded:
-        raise
+    except BudgetExceeded:  # out of time for the hint: the counterexample stands
+        budget.suspended = True
+        result.correct = "(the correct form could not be computed in the time left)"
     except Exception as exc:  # a failing hint never discards a confirmed counterexample
         result.correct = f"(the correct form could not be computed: {type(exc).__name__})"
 
@@ -337,7 +341,7 @@ def symbolic_limit(timeout: float) -> float:
 def _prove(pairs: list[tuple[sp.Expr, sp.Expr]], budget: Budget, timeout: float) -> str | tuple | None:
     """The cheapest SymPy step that reduces every lhs − rhs to 0; ``(step, entry, value)`` when a step reduces
     an entry to a nonzero number (the claim is false everywhere); None when undecided in the time given."""
-    stop = time.monotonic() + symbolic_limit(timeout)
+    stop = time.process_time() + symbolic_limit(timeout)  # CPU seconds: the same SymPy work on a busy machine
     used = -1
     for k, (lhs, rhs) in enumerate(pairs):
         d = lhs - rhs
@@ -348,7 +352,7 @@ def _prove(pairs: list[tuple[sp.Expr, sp.Expr]], budget: Budget, timeout: float)
         if d.has(sp.Sum):
             d = d.doit()
         for j, (name, step, applies) in enumerate(_STEPS):
-            left = stop - time.monotonic()
+            left = stop - time.process_time()
             if left <= 0:
                 return None
             if not applies(d):
@@ -378,6 +382,9 @@ def _case_split(d: sp.Expr) -> sp.Expr:
         earlier = sp.Or(earlier, cond)
         if applies is sp.false or sp.cancel(expr) == 0 or sp.simplify(expr) == 0:
             continue
+        applies, expr = _one_direction(applies, expr)
+        if applies is sp.false or sp.cancel(expr) == 0:
+            continue
         free = applies.free_symbols
         if len(free) != 1:
             return d
@@ -391,6 +398,30 @@ def _case_split(d: sp.Expr) -> sp.Expr:
         if isinstance(where, sp.FiniteSet) and any(sp.simplify(expr.subs(x, v)) != 0 for v in where):
             return d
     return sp.Integer(0)
+
+
+def _one_direction(cond: sp.Basic, expr: sp.Expr) -> tuple[sp.Basic, sp.Expr]:
+    """When every comparison in ``cond`` tests the same linear form L (up to a factor: ``x >= y`` and
+    ``x - y < 0`` both test L = x − y), rewrite ``cond`` and ``expr`` with u = L in place of one of its symbols,
+    so the case is a condition on one variable. Otherwise both are returned unchanged."""
+    rels = list(cond.atoms(sp.core.relational.Relational))
+    if not rels:
+        return cond, expr
+    forms = [r.lhs - r.rhs for r in rels]
+    base = forms[0]
+    if len(base.free_symbols) < 2 or not base.is_polynomial(*base.free_symbols) \
+            or sp.Poly(base, *base.free_symbols).total_degree() != 1:
+        return cond, expr
+    for f in forms[1:]:
+        ratio = sp.cancel(f / base)
+        if not ratio.is_number:
+            return cond, expr
+    x = sorted(base.free_symbols, key=lambda v: v.name)[0]
+    u = sp.Dummy("u", real=True)
+    solved = sp.solve(sp.Eq(base, u), x)
+    if len(solved) != 1:
+        return cond, expr
+    return cond.xreplace({x: solved[0]}).simplify(), sp.expand(expr.xreplace({x: solved[0]}))
 
 
 def _zero_branches(d: sp.Expr) -> sp.Expr:
