@@ -183,7 +183,10 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
             vals = _values(fn, [np.array([float(p[s]) for p in specials]) for s in symbols])
             for k in np.argsort(-vals)[:12]:
                 if vals[k] > -1e-6 and _violates(f, specials[k], strict):
-                    point, best = specials[k], max(best, 0.0)
+                    point = specials[k]
+                    if vals[k] > best:
+                        best, where = float(vals[k]), [float(point[s]) for s in symbols]
+                    best = max(best, 0.0)
                     break
     bound_side = lhs if not rhs.free_symbols & set(symbols) else f
     kind = "sup" if upper else "inf"
@@ -194,7 +197,11 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
         result.rhs_value = numeric.as_float(rhs.xreplace(point).evalf(20))
         result.message = f"lhs = {result.lhs_value:.10g}, rhs = {result.rhs_value:.10g}"
         try:
-            text, tex = _extreme(bound_side, symbols, upper, budget, rng, domains)
+            known = None
+            if not rhs.free_symbols and best > -math.inf:  # sup lhs = c + max(lhs − c); inf lhs = c − max(c − lhs)
+                c = float(rhs)
+                known = (c + best if upper else c - best, where)
+            text, tex = _extreme(bound_side, symbols, upper, budget, rng, domains, known)
             result.correct, result.correct_tex = f"{kind} {text}", f"\\{kind} {tex}"
         except BudgetExceeded:  # out of time for the hint: the counterexample stands
             budget.suspended = True
@@ -260,8 +267,9 @@ def _exact_text(s: sp.Expr) -> str:
 
 
 def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budget, rng: random.Random,
-             domains: dict[str, Domain]) -> tuple[str, str]:
-    """The true sup (inf) of ``expr``: exact when SymPy finds it in time, else the numerical estimate."""
+             domains: dict[str, Domain], known: tuple[float, list[float]] | None = None) -> tuple[str, str]:
+    """The true sup (inf) of ``expr``: exact when SymPy finds it in time, else the numerical estimate
+    (``known``: the search already done on this very function, reused rather than repeated)."""
     if len(symbols) == 1 and sp.count_ops(expr) <= MAX_OPS_FOR_EXTREMUM:
         fn = maximum if upper else minimum
         try:
@@ -273,7 +281,14 @@ def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budge
             ok, s = False, None
         if ok and s is not None and s.is_number and s.is_finite:
             return _exact_text(s), f"= {sp.latex(s)}"
-    best, where, _ = search_max(expr if upper else -expr, symbols, rng, domains)
-    value = best if upper else -best
+    if known is not None:
+        value, where = known
+    else:
+        best, where, _ = search_max(expr if upper else -expr, symbols, rng, domains)
+        value = best if upper else -best
     at = ", ".join(f"{s}={w:.6g}" for s, w in zip(symbols, where, strict=True))
+    if any(abs(w) >= 0.99 * MAGNITUDE for w in where):  # the best value sits at the edge of the search
+        sign, tex = ("≥", "\\ge") if upper else ("≤", "\\le")
+        return (f"{sign} {value:.10g} (numerical, at the edge of the search, {at}: possibly unbounded)",
+                f"{tex} {value:.10g}")
     return f"≈ {value:.10g} (numerical, at {at})", f"\\approx {value:.10g}"
