@@ -176,13 +176,21 @@ class Domain:
                     x = float(self.lo) + abs(x)
                 elif self.hi.is_finite:
                     x = float(self.hi) - abs(x)
-            v: sp.Expr = sp.Integer(round(x)) if self.integer else sp.Rational(f"{x:.4g}")
+            v: sp.Expr = sp.Integer(round(x)) if self.integer else _four_digits(x)
             if self.contains(v):
                 return v
         specials = self.special()
         if specials:
             return rng.choice(specials)
         raise DomainSpecError(f"no value could be drawn from {self.describe()}")
+
+
+def _four_digits(x: float) -> sp.Rational:
+    """``x`` rounded to 4 significant digits, as an exact rational with a power-of-ten denominator."""
+    if x == 0:
+        return sp.Integer(0)
+    k = 3 - math.floor(math.log10(abs(x)))
+    return sp.Rational(round(x * 10**k), 10**k) if k >= 0 else sp.Integer(round(x / 10**-k) * 10**-k)
 
 
 def parse_domain(text: str, name: str) -> Domain:

@@ -232,6 +232,8 @@ def _pairs(lhs: Any, rhs: Any, what: str) -> list[tuple[sp.Expr, sp.Expr]] | str
 def _first_mismatch(pairs: Any, spec: Spec, rng: random.Random) -> tuple | None:
     if isinstance(pairs, str):
         return (pairs,)
+    if all(a == b for a, b in pairs):  # the same SymPy expression: nothing to search
+        return None
     found = numeric.search(pairs, spec.domains, rng, random_points=8, seconds=1.0, special=False)
     if found.mismatch is None:
         return None
