@@ -1,6 +1,8 @@
-"""One claim -> one verdict. Numbers first (a false claim is refuted at once, with a counterexample confirmed to
-40 digits), then the engine's backprop for scalar derivatives, then SymPy from cheap to expensive within the
-time budget; whatever SymPy cannot finish leaves the numerical verdict, never "proved"."""
+"""One claim -> one verdict. A search built to break the claim first (see :mod:`numeric`; a false claim is
+refuted at once, with a counterexample in the declared domains confirmed exactly or to 50 digits), then the
+engine's backprop for scalar derivatives, then SymPy from cheap to expensive within the time budget (a reduction
+of lhs − rhs to a nonzero constant refutes). Whatever SymPy cannot finish leaves the numerical verdict, never
+"proved"; a claim about matrices of symbolic size is "proved" only by an argument for every size."""
 
 from __future__ import annotations
 
