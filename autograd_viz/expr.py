@@ -94,6 +94,9 @@ def _check(node: ast.AST, grammar: Grammar, what: str, text: str) -> None:
         return ExpressionError(f"{what} {_quote(text)}: {reason} is not allowed ({_where(node)})")
 
     if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.BitXor):
+            raise ExpressionError(f"{what} {_quote(text)}: ^ is not a power here ({_where(node)}); write ** for "
+                                  "a power, e.g. x**2")
         if type(node.op) not in _BINARY or (isinstance(node.op, ast.MatMult) and not grammar.matmul):
             raise refuse(f"the operator {type(node.op).__name__}")
     elif isinstance(node, ast.UnaryOp):

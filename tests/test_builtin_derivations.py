@@ -17,13 +17,13 @@ BUILTIN = Path(__file__).resolve().parents[1] / "derivations"
 FILES = sorted(BUILTIN.glob("*.toml"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def report():
-    """One run of the whole built-in set (the slow part, shared by the tests below)."""
+    """One run of the whole built-in set per test session (the slow part, shared by the tests below)."""
     return check_builtin()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def claims(report):
     """(file name, claim result) for every claim of the built-in set."""
     return [(Path(f.file).name, c) for f in report.files for c in f.claims]

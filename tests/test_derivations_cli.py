@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from autograd_viz.cli import main
 from autograd_viz.check import UnreadableFileError, check_files
 from autograd_viz.check.results import JSON_CLAIM_KEYS
 from autograd_viz.check.spec import DerivationError, load_spec
+from autograd_viz.cli import main
 
 FIX = Path(__file__).parent / "fixtures" / "derivations"
 KEYS = ["name", "verdict", "expect", "agrees", "method", "counterexample", "lhs_value", "rhs_value", "correct",
@@ -26,7 +26,8 @@ def test_json_keys_exactly_and_exit_0() -> None:
     res = _run(str(FIX / "numerical.toml"), "--json")
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
-    assert list(data) == ["files"]
+    assert list(data) == ["files", "summary"]
+    assert data["summary"] == {"claims": 2, "agree": 2, "disagree": 0, "proved": 0, "numerical": 2, "strict": False}
     (f,) = data["files"]
     assert list(f) == ["file", "title", "claims"]
     assert f["title"] == "True, but SymPy does not simplify it to zero"
@@ -34,6 +35,16 @@ def test_json_keys_exactly_and_exit_0() -> None:
         assert list(c) == KEYS
         assert c["verdict"] == "numerical" and c["agrees"] is True
     assert list(JSON_CLAIM_KEYS) == KEYS
+
+
+def test_strict_counts_numerical_as_disagreeing_and_the_summary_says_how_many() -> None:
+    plain = _run(str(FIX / "numerical.toml"))
+    assert plain.exit_code == 0 and "2 only numerical" in plain.output
+    strict = _run(str(FIX / "numerical.toml"), "--strict", "--json")
+    assert strict.exit_code == 1
+    data = json.loads(strict.output)
+    assert data["summary"]["strict"] is True and data["summary"]["disagree"] == 2
+    assert all(c["verdict"] == "numerical" and c["agrees"] is False for c in data["files"][0]["claims"])
 
 
 def test_refuted_claim_json_has_counterexample_and_correct(tmp_path: Path) -> None:

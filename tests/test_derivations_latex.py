@@ -6,11 +6,11 @@ import ast
 
 import pytest
 
-from autograd_viz.errors import ExpressionError
-from autograd_viz.expr import parse
 from autograd_viz.check.latex import read
 from autograd_viz.check.spec import GRAMMAR
 from autograd_viz.check.texprint import to_latex
+from autograd_viz.errors import ExpressionError
+from autograd_viz.expr import parse
 
 NAMES = {"L", "w", "x", "y", "yhat", "z", "b", "eta", "n", "w_ij", "W1", "X", "A1", "Z"}
 

@@ -23,8 +23,9 @@ def hidden() -> dict:
 
 def test_one_hidden_layer_gradient_holds_entry_by_entry(hidden: dict) -> None:
     c = hidden["dL/dW1"]
-    assert c.verdict in ("proved", "numerical") and c.agrees
-    assert "N=2, m=3, h=4" in c.method and "N=3, m=4, h=5" in c.method
+    # elementwise sigmoids: no argument for every size, so checked at two sizes, never "proved"
+    assert c.verdict == "numerical" and c.agrees
+    assert "checked for N ∈ {2, 3}, m ∈ {3, 4}, h ∈ {4, 5}" in c.method and "not a proof for every size" in c.method
 
 
 def test_gradient_wrt_a_defined_matrix_holds_it_as_input(hidden: dict) -> None:

@@ -4,6 +4,7 @@ form), error, timeout (soft, and a hard kill), inequalities with their supremum,
 from __future__ import annotations
 
 import math
+import re
 import signal
 import time
 from dataclasses import replace
@@ -11,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autograd_viz.ops import OPS
-from autograd_viz.scalar import Value
 from autograd_viz.check import check_file, check_files, runner, verify
 from autograd_viz.check.results import ClaimResult
+from autograd_viz.ops import OPS
+from autograd_viz.scalar import Value
 
 FIX = Path(__file__).parent / "fixtures" / "derivations"
 
@@ -64,7 +65,8 @@ def test_numerical_when_sympy_cannot_simplify() -> None:
     r = _claims(FIX / "numerical.toml")
     for c in r.values():
         assert c.verdict == "numerical", c
-        assert "held at 24 random points" in c.method and "1e-08" in c.method
+        assert re.search(r"held at \d+ points \(\d+ chosen from the claim's kinks", c.method), c.method
+        assert "at 50 digits" in c.method and "magnitudes up to 1e6" in c.method
 
 
 def test_numerical_when_sympy_runs_out_of_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,8 +75,9 @@ def test_numerical_when_sympy_runs_out_of_time(monkeypatch: pytest.MonkeyPatch) 
             sum(range(1000))
 
     monkeypatch.setattr(verify, "_STEPS", (("forever", slow, lambda e: True),))
+    monkeypatch.setattr(verify, "symbolic_limit", lambda timeout: 0.2)  # a tiny SymPy budget, no long wait
     c = _claims(FIX / "perceptron.toml", jobs=1, timeout=3.0)["dL/dw"]
-    assert c.verdict == "numerical" and c.seconds < 3.5
+    assert c.verdict == "numerical" and c.seconds < 2.5
     assert "did not" in c.message
 
 
@@ -89,9 +92,9 @@ def test_soft_timeout_reports_timeout_within_the_limit(tmp_path: Path) -> None:
     f.write_text('title = "slow"\n[symbols]\nx = "real"\n[[claim]]\nname = "deep"\n'
                  'lhs = "diff(nest(tanh, x, 60), x, 8)"\nrhs = "0"\n', encoding="utf-8")
     start = time.monotonic()
-    c = check_file(f, timeout=2.0).claims[0]
+    c = check_file(f, timeout=0.6).claims[0]
     assert c.verdict == "timeout" and not c.agrees
-    assert time.monotonic() - start < 4.0
+    assert time.monotonic() - start < 2.0
 
 
 def test_hard_kill_when_the_worker_ignores_its_alarm(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,11 +105,11 @@ def test_hard_kill_when_the_worker_ignores_its_alarm(monkeypatch: pytest.MonkeyP
     runner.warm_up()  # the parent's one-off warm-up is not part of the timing
     monkeypatch.setattr(runner, "check_claim", stuck)
     start = time.monotonic()
-    c = check_file(FIX / "perceptron.toml", timeout=1.0, jobs=2).claims
+    c = check_file(FIX / "perceptron.toml", timeout=0.2, jobs=2).claims
     elapsed = time.monotonic() - start
     assert [x.verdict for x in c] == ["timeout"] * 4
     assert all("killed" in x.message for x in c)
-    assert elapsed < 2 * (1.0 + 1.0) + 0.5  # two rounds of two workers, each killed at ~limit + 0.3 s
+    assert elapsed < 2 * (0.2 + 1.0) + 0.5  # two rounds of two workers, each killed at ~limit + 0.3 s
 
 
 def test_error_verdicts_name_the_problem() -> None:
@@ -160,5 +163,5 @@ def test_engine_cross_check_catches_a_wrong_backward(monkeypatch: pytest.MonkeyP
 def test_results_keep_file_and_claim_order() -> None:
     rep = check_files([FIX / "numerical.toml", FIX / "bad_define.toml"], jobs=2)
     assert [f.file for f in rep.files] == [str(FIX / "numerical.toml"), str(FIX / "bad_define.toml")]
-    assert [c.name for c in rep.files[0].claims] == ["relu(x) + relu(-x) = |x|", "max through abs"]
+    assert [c.name for c in rep.files[0].claims] == ["stable logsumexp", "logsumexp through min"]
     assert rep.exit_code == 1

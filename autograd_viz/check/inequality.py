@@ -13,7 +13,8 @@ import sympy as sp
 from sympy.calculus.util import maximum, minimum
 
 from autograd_viz.check import numeric
-from autograd_viz.check.budget import Budget
+from autograd_viz.check.budget import Budget, BudgetExceeded
+from autograd_viz.check.domain import MAGNITUDE, Domain
 from autograd_viz.check.model import Model, as_scalar
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import Claim, DerivationError, Spec
@@ -24,27 +25,41 @@ from autograd_viz.check.verify import symbolic_limit
 MAX_OPS_FOR_EXTREMUM = 16
 
 
-def _domain(x: sp.Symbol) -> sp.Set:
-    if x.is_integer:
-        return sp.Range(1, sp.oo) if x.is_positive else sp.Integers
-    if x.is_positive:
-        return sp.Interval.open(0, sp.oo)
-    if x.is_nonnegative:
-        return sp.Interval(0, sp.oo)
-    if x.is_negative:
-        return sp.Interval.open(-sp.oo, 0)
-    return sp.S.Reals
+def _domain(x: sp.Symbol, domains: dict[str, Domain]) -> sp.Set:
+    return numeric.domain_of(x, domains).as_set()
 
 
-def _grid(x: sp.Symbol) -> np.ndarray:
-    if x.is_integer:
-        return np.arange(1 if x.is_positive else -200, 201, dtype=float)
-    pos = np.concatenate([np.geomspace(1e-6, 1.0, 400), np.linspace(1.0, 40.0, 4000)])
-    if x.is_positive or x.is_nonnegative:
-        return pos if x.is_positive else np.concatenate([[0.0], pos])
-    if x.is_negative or x.is_nonpositive:
-        return -pos
-    return np.concatenate([-pos[::-1], [0.0], pos])
+def _grid(x: sp.Symbol, domains: dict[str, Domain]) -> np.ndarray:
+    """Points across the whole domain: dense near its ends and 0, log-spaced out to 1e6 (both signs)."""
+    d = numeric.domain_of(x, domains)
+    lo = float(d.lo) if d.lo.is_finite else -MAGNITUDE
+    hi = float(d.hi) if d.hi.is_finite else MAGNITUDE
+    if d.integer:
+        lo_i, hi_i = max(math.ceil(lo), -2000), min(math.floor(hi), 2000)
+        pts = np.arange(lo_i, hi_i + 1, dtype=float)
+        far = np.unique(np.round(np.geomspace(2000, MAGNITUDE, 200)))
+        pts = np.concatenate([pts, far[far <= hi], -far[-far >= lo]])
+    else:
+        pos = np.concatenate([np.geomspace(1e-9, 1.0, 500), np.linspace(1.0, 40.0, 4000),
+                              np.geomspace(40.0, MAGNITUDE, 600)])
+        offsets = np.concatenate([pos, (hi - lo) * np.geomspace(1e-9, 1.0, 400)]) if math.isfinite(hi - lo) else pos
+        pts = np.concatenate([[0.0], pos, -pos, lo + offsets, hi - offsets])
+    pts = pts[(pts >= lo) & (pts <= hi)]
+    pts = np.unique(pts)
+    return pts[_allowed_fast(pts, d)]
+
+
+def _allowed_fast(pts: np.ndarray, d: Domain) -> np.ndarray:
+    ok = np.ones(len(pts), dtype=bool)
+    if d.lo.is_finite:
+        ok &= pts > float(d.lo) if d.lo_open else pts >= float(d.lo)
+    if d.hi.is_finite:
+        ok &= pts < float(d.hi) if d.hi_open else pts <= float(d.hi)
+    if d.nonzero:
+        ok &= pts != 0
+    if d.integer:
+        ok &= pts == np.round(pts)
+    return ok
 
 
 def _vector(f: sp.Expr, symbols: list[sp.Symbol]):
@@ -65,20 +80,25 @@ def _values(fn, columns: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def search_max(f: sp.Expr, symbols: list[sp.Symbol], rng: random.Random) -> tuple[float, list[float], int]:
-    """(max of f found, where, points evaluated): a dense grid plus golden refinement for one variable,
-    random points with local hill-climbing for several."""
+def search_max(f: sp.Expr, symbols: list[sp.Symbol], rng: random.Random, domains: dict[str, Domain] | None = None
+               ) -> tuple[float, list[float], int]:
+    """(max of f found, where, points evaluated): a dense grid over the domain plus golden refinement for one
+    variable, the claim's special points, random points (moderate and log-uniform far out) with local
+    hill-climbing for several; every point lies in the declared domains."""
+    domains = domains or {}
     fn = _vector(f, symbols)
     if not symbols:
         v = numeric.as_float(f.evalf())
         return (v if v is not None else -math.inf), [], 1
+    doms = [numeric.domain_of(s, domains) for s in symbols]
     if len(symbols) == 1:
         x = symbols[0]
-        grid = _grid(x)
+        grid = np.unique(np.concatenate([_grid(x, domains), [float(v) for v in
+                                          numeric.special_values([f], symbols, domains).values[x] if v.is_number]]))
         vals = _values(fn, [grid])
         k = int(np.argmax(vals))
         best, where = float(vals[k]), float(grid[k])
-        if not x.is_integer and 0 < k < len(grid) - 1:
+        if not x.is_integer and not doms[0].integer and 0 < k < len(grid) - 1:
             lo, hi = float(grid[k - 1]), float(grid[k + 1])
             g = (math.sqrt(5) - 1) / 2
             for _ in range(80):
@@ -87,17 +107,22 @@ def search_max(f: sp.Expr, symbols: list[sp.Symbol], rng: random.Random) -> tupl
                 lo, hi = (a, hi) if fb >= fa else (lo, b)
             mid = (lo + hi) / 2
             v = float(_values(fn, [np.array([mid])])[0])
-            if v > best:
+            if v > best and doms[0].contains(sp.Rational(repr(mid))):
                 best, where = v, mid
         return best, [where], len(grid) + 82
-    n = 4000
-    cols = [np.array([float(numeric.sample(s, rng, wide=k % 2 == 1)) for k in range(n)]) for s in symbols]
+    points, _ = numeric.search_points([f], symbols, domains, rng, random_points=4000)
+    cols = [np.array([float(p[s]) for p in points]) for s in symbols]
+    n = len(points)
     vals = _values(fn, cols)
     k = int(np.argmax(vals))
     best, where = float(vals[k]), [float(c[k]) for c in cols]
     step = 0.5
     for _ in range(300):
-        trial = [w + rng.gauss(0, step) if not s.is_integer else w for w, s in zip(where, symbols, strict=True)]
+        trial = [w + rng.gauss(0, step * (1 + abs(w))) if not d.integer else w for w, d in zip(where, doms,
+                                                                                              strict=True)]
+        if not all(d.contains(sp.Rational(repr(t))) for d, t in zip(doms, trial, strict=True)):
+            step = max(step * 0.97, 1e-6)
+            continue
         v = float(_values(fn, [np.array([t]) for t in trial])[0])
         if v > best:
             best, where = v, trial
@@ -106,12 +131,22 @@ def search_max(f: sp.Expr, symbols: list[sp.Symbol], rng: random.Random) -> tupl
     return best, where, n + 300
 
 
-def _exact_point(symbols: list[sp.Symbol], where: list[float]) -> dict[sp.Symbol, sp.Expr]:
-    return {s: sp.Integer(round(w)) if s.is_integer else sp.Rational(repr(w)) for s, w in zip(symbols, where,
-                                                                                            strict=True)}
+def _exact_point(symbols: list[sp.Symbol], where: list[float], domains: dict[str, Domain]
+                 ) -> dict[sp.Symbol, sp.Expr] | None:
+    """The point as exact numbers, or None if it is not in the declared domains (never round onto an excluded
+    value)."""
+    out = {}
+    for s, w in zip(symbols, where, strict=True):
+        v = sp.Integer(round(w)) if s.is_integer or numeric.domain_of(s, domains).integer else sp.Rational(repr(w))
+        if not numeric.domain_of(s, domains).contains(v):
+            return None
+        out[s] = v
+    return out
 
 
-def _violates(f: sp.Expr, point: dict, strict: bool) -> bool:
+def _violates(f: sp.Expr, point: dict | None, strict: bool) -> bool:
+    if point is None:
+        return False
     d = numeric.exact_difference(f, point)
     if d is None:
         return False
@@ -132,37 +167,72 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
     if unknown and not symbols:
         raise DerivationError(f"forall: {sorted(unknown)} do not appear in the claim")
     rng = random.Random(99)
-    best, where, count = search_max(f, symbols, rng)
-    point = _exact_point(symbols, where)
+    domains = spec.domains
+    best, where, count = search_max(f, symbols, rng, domains)
+    point = _exact_point(symbols, where, domains)
     if best > -1e-9 and not _violates(f, point, strict):  # a violation may sit at a simple number nearby
         for digits in (0, 2, 4):
-            rounded = _exact_point(symbols, [round(w, digits) for w in where])
+            rounded = _exact_point(symbols, [round(w, digits) for w in where], domains)
             if _violates(f, rounded, strict):
                 point = rounded
                 break
+    if not (best > -1e-9 and _violates(f, point, strict)):  # the special points, exactly (x = 1/3 in (x-1/3)**2 > 0)
+        specials, _ = numeric.search_points([f], symbols, domains, rng, random_points=0)
+        if specials and symbols:  # screened in floats; only near-violations are evaluated exactly
+            fn = _vector(f, symbols)
+            vals = _values(fn, [np.array([float(p[s]) for p in specials]) for s in symbols])
+            for k in np.argsort(-vals)[:12]:
+                if vals[k] > -1e-6 and _violates(f, specials[k], strict):
+                    point = specials[k]
+                    if vals[k] > best:
+                        best, where = float(vals[k]), [float(point[s]) for s in symbols]
+                    best = max(best, 0.0)
+                    break
     bound_side = lhs if not rhs.free_symbols & set(symbols) else f
     kind = "sup" if upper else "inf"
-    if best > -1e-9 and _violates(f, point, strict):
-        result.verdict, result.method = "refuted", "counterexample (confirmed to 40 digits)"
+    if best > -1e-9 and point is not None and _violates(f, point, strict):
+        result.verdict, result.method = "refuted", "counterexample (confirmed exactly or to 50 digits)"
         result.counterexample = {s.name: float(v) for s, v in point.items()}
         result.lhs_value = numeric.as_float(lhs.xreplace(point).evalf(20))
         result.rhs_value = numeric.as_float(rhs.xreplace(point).evalf(20))
         result.message = f"lhs = {result.lhs_value:.10g}, rhs = {result.rhs_value:.10g}"
-        text, tex = _extreme(bound_side, symbols, upper, budget, rng)
-        result.correct, result.correct_tex = f"{kind} {text}", f"\\{kind} {tex}"
+        try:
+            known = None
+            if not rhs.free_symbols and best > -math.inf:  # sup lhs = c + max(lhs − c); inf lhs = c − max(c − lhs)
+                c = float(rhs)
+                known = (c + best if upper else c - best, where)
+            text, tex = _extreme(bound_side, symbols, upper, budget, rng, domains, known)
+            result.correct, result.correct_tex = f"{kind} {text}", f"\\{kind} {tex}"
+        except BudgetExceeded:  # out of time for the hint: the counterexample stands
+            budget.suspended = True
+            result.correct = f"{kind}: could not be computed in the time left"
+        except Exception as exc:  # a failing hint never discards a confirmed counterexample
+            result.correct = f"{kind}: could not be computed ({type(exc).__name__})"
         return
     state.numeric = (f"largest lhs − rhs found over {count} points: {best:.3g}" if upper
                      else f"largest rhs − lhs found over {count} points: {best:.3g}")
     if len(symbols) == 1 and not rhs.free_symbols and sp.count_ops(lhs) <= MAX_OPS_FOR_EXTREMUM:
         x = symbols[0]
         fn = maximum if upper else minimum
-        ok, s = budget.attempt(lambda: fn(lhs, x, _domain(x)), symbolic_limit(timeout))
+        try:
+            limit = min(budget.remaining() * 0.6, max(symbolic_limit(timeout), 4.0))
+            ok, s = budget.attempt(lambda: fn(lhs, x, _domain(x, domains)), limit)
+        except BudgetExceeded:
+            raise
+        except Exception:  # SymPy cannot find the extremum: the bound stays numerical
+            ok, s = False, None
         if ok and s is not None and s.is_number and s.is_finite:
             gap = s - rhs if upper else rhs - s
             value = numeric.as_float(gap.evalf(50))
             attained = True
             if strict and value is not None and abs(value) < 1e-40:
-                ok2, sol = budget.attempt(lambda: sp.solveset(sp.Eq(lhs, s), x, _domain(x)), budget.remaining() / 2)
+                try:
+                    ok2, sol = budget.attempt(lambda: sp.solveset(sp.Eq(lhs, s), x, _domain(x, domains)),
+                                              budget.remaining() / 2)
+                except BudgetExceeded:
+                    raise
+                except Exception:
+                    ok2, sol = False, None
                 attained = not (ok2 and sol is sp.S.EmptySet)
             if value is not None and (value < -1e-40 or (not strict and abs(value) < 1e-40) or not attained):
                 result.verdict = "proved"
@@ -170,7 +240,12 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
                 result.correct = f"{kind} {_exact_text(s)}"
                 return
     if len(symbols) != 1 or rhs.free_symbols:
-        ok, simple = budget.attempt(lambda: sp.simplify(f), symbolic_limit(timeout))
+        try:
+            ok, simple = budget.attempt(lambda: sp.simplify(f), symbolic_limit(timeout))
+        except BudgetExceeded:
+            raise
+        except Exception:
+            ok, simple = False, None
         if ok and (simple.is_negative or (not strict and simple.is_nonpositive)):
             result.verdict, result.method = "proved", "sympy: lhs − rhs has a known sign"
             return
@@ -191,15 +266,29 @@ def _exact_text(s: sp.Expr) -> str:
     return f"≈ {float(s.evalf(20)):.10g} (exactly {s})"
 
 
-def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budget, rng: random.Random
-             ) -> tuple[str, str]:
-    """The true sup (inf) of ``expr``: exact when SymPy finds it in time, else the numerical estimate."""
+def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budget, rng: random.Random,
+             domains: dict[str, Domain], known: tuple[float, list[float]] | None = None) -> tuple[str, str]:
+    """The true sup (inf) of ``expr``: exact when SymPy finds it in time, else the numerical estimate
+    (``known``: the search already done on this very function, reused rather than repeated)."""
     if len(symbols) == 1 and sp.count_ops(expr) <= MAX_OPS_FOR_EXTREMUM:
         fn = maximum if upper else minimum
-        ok, s = budget.attempt(lambda: fn(expr, symbols[0], _domain(symbols[0])), min(budget.remaining() / 2, 1.5))
-        if ok and s is not None and s.is_number:
+        try:
+            ok, s = budget.attempt(lambda: fn(expr, symbols[0], _domain(symbols[0], domains)),
+                                   min(budget.remaining() / 2, 1.5))
+        except BudgetExceeded:
+            raise
+        except Exception:  # e.g. NotImplementedError: Unable to determine the domain
+            ok, s = False, None
+        if ok and s is not None and s.is_number and s.is_finite:
             return _exact_text(s), f"= {sp.latex(s)}"
-    best, where, _ = search_max(expr if upper else -expr, symbols, rng)
-    value = best if upper else -best
+    if known is not None:
+        value, where = known
+    else:
+        best, where, _ = search_max(expr if upper else -expr, symbols, rng, domains)
+        value = best if upper else -best
     at = ", ".join(f"{s}={w:.6g}" for s, w in zip(symbols, where, strict=True))
+    if any(abs(w) >= 0.99 * MAGNITUDE for w in where):  # the best value sits at the edge of the search
+        sign, tex = ("≥", "\\ge") if upper else ("≤", "\\le")
+        return (f"{sign} {value:.10g} (numerical, at the edge of the search, {at}: possibly unbounded)",
+                f"{tex} {value:.10g}")
     return f"≈ {value:.10g} (numerical, at {at})", f"\\approx {value:.10g}"

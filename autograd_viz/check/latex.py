@@ -12,14 +12,28 @@ import re
 from dataclasses import dataclass
 
 from autograd_viz.errors import ExpressionError
+from autograd_viz.ops import EXPR_FUNCTIONS
 
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "iota", "kappa",
          "lambda", "mu", "nu", "xi", "pi", "rho", "tau", "upsilon", "phi", "varphi", "chi", "psi", "omega",
          "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Phi", "Psi", "Omega", "sigma", "Sigma"}
 ACCENTS = {"hat": "hat", "bar": "bar", "tilde": "tilde", "dot": "dot"}
-FUNCS = {"exp": "exp", "log": "log", "ln": "log", "tanh": "tanh", "max": "max", "min": "min"}
-NAMED = {"relu": "relu", "ReLU": "relu", "sigmoid": "sigmoid", "Var": "Var", "E": "E", "tanh": "tanh",
-         "sum": "sum"}
+
+
+def _op_macros() -> dict[str, str]:
+    """LaTeX macros that the op table prints as a function head (``\\tanh\\left(``, ``\\ln\\left(``) -> op name."""
+    out = {}
+    for name, op in EXPR_FUNCTIONS.items():
+        m = re.match(r"\\([A-Za-z]+)\\left\(", op.latex)
+        if m and m.group(1) != "sigma":  # \sigma is the sigmoid only when applied (handled by the reader)
+            out[m.group(1)] = name
+    return out
+
+
+#: Function macros: the op table's, plus the standard \exp and \log and the checker's \max and \min.
+FUNCS = {**_op_macros(), "exp": "exp", "log": "log", "max": "max", "min": "min"}
+#: \operatorname{...} names: every op-table function, ReLU spelled as in papers, and the checker's E, Var, sum.
+NAMED = {**{name: name for name in EXPR_FUNCTIONS}, "ReLU": "relu", "Var": "Var", "E": "E", "sum": "sum"}
 MUL = {"cdot": "*", "times": "*", "odot": "*"}
 SPACES = {",", ";", "!", " ", ":", "quad", "qquad"}
 SIZING = {"left", "right", "big", "Big", "bigl", "bigr", "Bigl", "Bigr"}

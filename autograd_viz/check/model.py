@@ -14,26 +14,22 @@ from typing import Any
 
 import sympy as sp
 
+from autograd_viz.check.spec import DerivationError, Spec
 from autograd_viz.errors import ExpressionError
 from autograd_viz.expr import Evaluator
-from autograd_viz.check.spec import DerivationError, Spec
+from autograd_viz.ops import EXPR_FUNCTIONS
 
-ELEMENTWISE = ("exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu")
 MAX_NEST = 1000
 
 
-def sigmoid(x: sp.Expr) -> sp.Expr:
-    """The logistic function in the same SymPy form as the engine's op table."""
-    return 1 / (1 + sp.exp(-x))
+def _unary_functions() -> dict[str, Any]:
+    """The op table's one-input functions of the expression language, as SymPy functions (``sigmoid`` ->
+    ``1/(1 + exp(-x))``): the checker's calculus is the engine's."""
+    return {name: op.sympy for name, op in EXPR_FUNCTIONS.items() if op.sympy is not None and not op.attr_names}
 
 
-def relu(x: sp.Expr) -> sp.Expr:
-    """max(x, 0) in the engine's SymPy form."""
-    return sp.Piecewise((x, x > 0), (0, True))
-
-
-SCALAR_FUNCS = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "sigmoid": sigmoid,
-                "tanh": sp.tanh, "relu": relu}
+SCALAR_FUNCS = _unary_functions()
+ELEMENTWISE = tuple(SCALAR_FUNCS)
 
 
 def col(node: ast.AST) -> str:
@@ -65,6 +61,10 @@ def _power(x: sp.Expr, y: sp.Expr) -> sp.Expr:
     if x.is_Number and y.is_Number and abs(y) > MAX_EXPONENT and abs(x) != 1:
         raise ExpressionError(f"the exponent {y} is too large (at most {MAX_EXPONENT} for a number)")
     return x**y
+
+
+class NeedsSizes(DerivationError):
+    """The formula uses a matrix whose size is a symbol, and no value was given for it."""
 
 
 class M:
@@ -173,16 +173,20 @@ class Model:
             name: sp.Symbol(name, **{w: True for w in words}) for name, words in spec.symbols.items()}
         self.matrices: dict[str, sp.ImmutableMatrix] = {}
         for name, (r, c) in spec.matrices.items():
-            rows, cols = self._size(r), self._size(c)
-            self.matrices[name] = sp.ImmutableMatrix(rows, cols, lambda i, j, n=name: sp.Symbol(
-                f"{n}_{i}_{j}", real=True))
+            if isinstance(r, int) and isinstance(c, int) or r in self.sizes and c in self.sizes:
+                self._matrix(name)
         self.random = randomvars.RandomVars(spec, self.symbols)
         self.placeholders: dict[str, Any] = {}
         self.shallow: dict[str, Any] = {}
         self.order: list[str] = []
+        self.pending: set[str] = set()  # definitions that need a size symbol's value
         self._expanded: dict[frozenset[str], dict] = {}
         for name, tree in spec.define.items():
-            value = self.value(tree, {}, f"[define] {name}")
+            try:
+                value = self.value(tree, {}, f"[define] {name}")
+            except NeedsSizes:
+                self.pending.add(name)
+                continue
             self.shallow[name] = value
             if is_matrix(value):
                 self.placeholders[name] = sp.ImmutableMatrix(*value.shape, lambda i, j, n=name: sp.Symbol(
@@ -192,11 +196,19 @@ class Model:
             self.order.append(name)
             self._expanded.clear()
 
+    def _matrix(self, name: str) -> sp.ImmutableMatrix:
+        if name not in self.matrices:
+            r, c = self.spec.matrices[name]
+            rows, cols = self._size(r), self._size(c)
+            self.matrices[name] = sp.ImmutableMatrix(rows, cols, lambda i, j, n=name: sp.Symbol(
+                f"{n}_{i}_{j}", real=True))
+        return self.matrices[name]
+
     def _size(self, s: int | str) -> int:
         if isinstance(s, int):
             return s
         if s not in self.sizes:
-            raise DerivationError(f"matrix size symbol {s!r} has no value")
+            raise NeedsSizes(f"matrix size symbol {s!r} has no value")
         return self.sizes[s]
 
     # --- expansion -----------------------------------------------------------------------------------
@@ -255,12 +267,14 @@ class Model:
             return sp.Integer(self.sizes[n])
         if n in self.symbols:
             return self.symbols[n]
-        if n in self.matrices:
-            return self.matrices[n]
+        if n in self.spec.matrices:
+            return self._matrix(n)
         if n in self.random.vars:
             return self.random.base(n)
         if n in self.placeholders:
             return self.placeholders[n]
+        if n in self.pending:
+            raise NeedsSizes(f"{n!r} is a matrix of symbolic size")
         if n in self.spec.define:
             raise ExpressionError(f"{n!r} is used before its definition ({col(node)})")
         raise ExpressionError(f"unknown name {n!r} ({col(node)}): declare it in [symbols], [matrices], [random] "
@@ -289,10 +303,14 @@ class Model:
                 raise ExpressionError(f"{f}() takes {' or '.join(map(str, counts))} argument(s), got {len(args)} "
                                       f"({col(node)})")
 
-        if f in SCALAR_FUNCS:
-            arity(1)
+        if f in EXPR_FUNCTIONS:
+            op = EXPR_FUNCTIONS[f]
+            arity(1 + len(op.attr_names))
+            attrs = [as_scalar(a.v, f"{f}() {name}") for a, name in zip(args[1:], op.attr_names, strict=True)]
+            if any(not a.is_number for a in attrs):
+                raise ExpressionError(f"{f}(): {', '.join(op.attr_names)} must be a number ({col(node)})")
             v = args[0].v
-            fn = SCALAR_FUNCS[f]
+            fn = (lambda x, o=op, a=attrs: o.sympy(x, *a)) if attrs else op.sympy
             return v.applyfunc(fn) if is_matrix(v) else fn(v)
         if f in ("max", "min"):
             arity(2)
@@ -338,7 +356,7 @@ class Model:
         i_node, a_node, b_node = args[1].elts
         i = self.symbols.get(i_node.id)
         if i is None or not i.is_integer:
-            if i_node.id in self.symbols or i_node.id in self.spec.define or i_node.id in self.matrices \
+            if i_node.id in self.symbols or i_node.id in self.spec.define or i_node.id in self.spec.matrices \
                     or i_node.id in self.random.vars:
                 raise ExpressionError(f"Sum index {i_node.id!r} must be a fresh name or an integer symbol "
                                       f"({col(i_node)})")
@@ -362,9 +380,11 @@ class Model:
         if v in self.placeholders:
             x = self.placeholders[v]
             target = self.expand(target, hold={v})
-        elif v in self.symbols or v in self.matrices:
-            x = self.symbols.get(v, self.matrices.get(v))
+        elif v in self.symbols or v in self.spec.matrices:
+            x = self.symbols[v] if v in self.symbols else self._matrix(v)
             target = self.expand(target)
+        elif v in self.pending:
+            raise NeedsSizes(f"{v!r} is a matrix of symbolic size")
         elif v in self.spec.define:
             raise ExpressionError(f"{f}: {v!r} is used before its definition ({col(var)})")
         else:

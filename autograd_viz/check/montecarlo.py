@@ -10,14 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.expr import Evaluator
 from autograd_viz.check import numeric
 from autograd_viz.check.model import Model
+from autograd_viz.expr import Evaluator
+from autograd_viz.ops import EXPR_FUNCTIONS, ArrayMath
 
 BATCHES, DRAWS, SIGMAS = 20, 4000, 5.0
 MAX_TERMS = 200  # simulate sums of at most this many terms (a symbolic n is set to at most 5)
-_FUNCS = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs, "tanh": np.tanh,
-          "sigmoid": lambda x: 1 / (1 + np.exp(-x)), "relu": lambda x: np.maximum(x, 0)}
+#: The op table's numeric forwards on NumPy arrays (the engine's own, overflow-safe sigmoid included).
+_FUNCS = {name: (lambda x, op=op: op.forward(ArrayMath, np.asarray(x, dtype=float)))
+          for name, op in EXPR_FUNCTIONS.items() if not op.attr_names}
 
 
 class Unsupported(Exception):
@@ -109,7 +111,7 @@ def cross_check(model: Model, lhs: ast.expr, rhs: ast.expr, exact: tuple[Any, An
     rng = random.Random(seed)
     params: dict[str, float] = {}
     for name, words in model.spec.symbols.items():
-        value = numeric.sample(model.symbols[name], rng)
+        value = numeric.sample(model.symbols[name], rng, domains=model.spec.domains)
         params[name] = min(int(value), 5) if "integer" in words else float(value)
     targets = [_exact(e, model, params) for e in exact]
     if any(t is None for t in targets):

@@ -13,8 +13,8 @@ from typing import Any
 
 import sympy as sp
 
-from autograd_viz.errors import ExpressionError
 from autograd_viz.check.spec import Spec
+from autograd_viz.errors import ExpressionError
 
 MAX_SUMS = 4
 
@@ -29,6 +29,37 @@ def _partitions(items: list[int]) -> list[list[list[int]]]:
         for k in range(len(part)):
             out.append(part[:k] + [[first, *part[k]]] + part[k + 1:])
     return out
+
+
+def sum_doit(f: sp.Expr, *limits: tuple) -> sp.Expr:
+    """``Sum(f, *limits).doit()``, term by term with the factors that do not depend on the index pulled out
+    first (SymPy's own doit on the whole product is ~40× slower on the geometric sums of Adam's moments)."""
+    for i, a, b in limits:
+        total = sp.Integer(0)
+        for term in sp.Add.make_args(f):
+            c, g = term.as_independent(i, as_Add=False)
+            total += c * ((b - a + 1) * g if not g.has(i) else sp.Sum(g, (i, a, b)).doit())
+        f = total
+    return f
+
+
+def _distinct_sum(value: sp.Expr, fresh: list[sp.Symbol], a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """Σ over pairwise distinct j_0, …, j_{m−1} in [a, b] of ``value``, by Möbius inversion over the set
+    partitions of the indices: Σ_distinct = Σ_σ Π_B (−1)^{|B|−1}(|B|−1)! · Σ_unrestricted (blocks of σ merged).
+    Works for terms that depend on the index (b^(t−i) g_i) and a symbolic number of terms."""
+    total = sp.Integer(0)
+    for sigma in _partitions(list(range(len(fresh)))):
+        weight = sp.Integer(1)
+        merged = {}
+        limits = []
+        for block in sigma:
+            weight *= (-1) ** (len(block) - 1) * sp.factorial(len(block) - 1)
+            j = sp.Dummy("k", integer=True)
+            limits.append((j, a, b))
+            for k in block:
+                merged[fresh[k]] = j
+        total += weight * sum_doit(value.xreplace(merged), *limits)
+    return total
 
 
 class RandomVars:
@@ -186,7 +217,7 @@ class RandomVars:
             i = sums[0].limits[0][0]
             inner = self.expectation(sums[0].function * rest)
             if inner.has(i):
-                return sp.Sum(inner, (i, a, b)).doit()
+                return sum_doit(inner, (i, a, b))
             return count * inner
         total = sp.Integer(0)
         for part in _partitions(list(range(len(sums)))):
@@ -198,7 +229,8 @@ class RandomVars:
                     product *= s.function.xreplace({s.limits[0][0]: j})
             value = self.expectation(product)
             if value.has(*fresh):
-                raise ExpressionError("E: a product of sums whose terms depend on the index is not supported")
+                total += _distinct_sum(value, fresh, a, b)
+                continue
             ways = sp.Integer(1)
             for m in range(len(part)):
                 ways *= count - m

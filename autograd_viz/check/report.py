@@ -28,14 +28,19 @@ def table(report: CheckReport) -> str:
     claims = [c for f in report.files for c in f.claims]
     bad = sum(not c.agrees for c in claims)
     total = sum(c.seconds for c in claims)
-    lines.append(f"\n{len(claims)} claims, {len(claims) - bad} as expected, {bad} not "
-                 f"(claim time {total:.1f} s; '!' marks a verdict that disagrees with expect)")
+    numerical = report.numerical
+    rule = "not counted as agreeing (--strict)" if report.strict else "--strict counts them as not agreeing"
+    lines.append(f"\n{len(claims)} claims, {len(claims) - bad} as expected, {bad} not; {numerical} only numerical "
+                 f"({rule}) (claim time {total:.1f} s; '!' marks a verdict that disagrees with expect)")
     return "\n".join(lines)
 
 
 def markdown(report: CheckReport) -> str:
     """The Markdown report: per file, per claim the statement in LaTeX, verdict, method and correct form."""
-    out = ["# Derivation check", ""]
+    claims = [c for f in report.files for c in f.claims]
+    out = ["# Derivation check", "", f"{len(claims)} claims, {sum(c.agrees for c in claims)} as expected; "
+           f"{sum(c.verdict == 'proved' for c in claims)} proved, {report.numerical} only numerical"
+           + (" (strict: numerical does not count as agreeing)" if report.strict else ""), ""]
     for f in report.files:
         out += [f"## {f.title or f.file}", "", f"`{f.file}`" + (f" — {f.source}" if f.source else ""), ""]
         for c in f.claims:

@@ -10,9 +10,11 @@ JSON_CLAIM_KEYS = ("name", "verdict", "expect", "agrees", "method", "counterexam
                    "correct", "seconds", "message")
 
 
-def agrees(verdict: str, expect: str) -> bool:
-    """proved/numerical agree with "holds", refuted with "fails"; errors and timeouts never agree."""
-    return (verdict in ("proved", "numerical") and expect == "holds") or (verdict == "refuted" and expect == "fails")
+def agrees(verdict: str, expect: str, strict: bool = False) -> bool:
+    """proved/numerical agree with "holds" (only proved when ``strict``), refuted with "fails"; errors and
+    timeouts never agree."""
+    holds = ("proved",) if strict else ("proved", "numerical")
+    return (verdict in holds and expect == "holds") or (verdict == "refuted" and expect == "fails")
 
 
 @dataclass
@@ -33,10 +35,11 @@ class ClaimResult:
     rhs_tex: str | None = field(default=None, repr=False)
     relation: str = field(default="==", repr=False)
     correct_tex: str | None = field(default=None, repr=False)
+    strict: bool = field(default=False, repr=False)  # numerical does not count as agreeing with "holds"
 
     @property
     def agrees(self) -> bool:
-        return agrees(self.verdict, self.expect)
+        return agrees(self.verdict, self.expect, self.strict)
 
     def to_dict(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in JSON_CLAIM_KEYS}
@@ -61,6 +64,12 @@ class CheckReport:
     """The verdicts for several files; ``exit_code`` is the CLI's: 0 all agree, 1 some disagree, 2 unreadable."""
 
     files: list[FileResult]
+    strict: bool = False
+
+    @property
+    def numerical(self) -> int:
+        """How many verdicts are only numerical (held on the search, not proved)."""
+        return sum(c.verdict == "numerical" for f in self.files for c in f.claims)
 
     @property
     def exit_code(self) -> int:
@@ -69,4 +78,9 @@ class CheckReport:
         return 0 if all(c.agrees for f in self.files for c in f.claims) else 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {"files": [f.to_dict() for f in self.files]}
+        claims = [c for f in self.files for c in f.claims]
+        agreeing = sum(c.agrees for c in claims)
+        return {"files": [f.to_dict() for f in self.files],
+                "summary": {"claims": len(claims), "agree": agreeing, "disagree": len(claims) - agreeing,
+                            "proved": sum(c.verdict == "proved" for c in claims), "numerical": self.numerical,
+                            "strict": self.strict}}

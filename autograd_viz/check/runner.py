@@ -111,8 +111,10 @@ def run_claims(tasks: list[tuple[Spec, Claim]], timeout: float, jobs: int) -> li
     return [r for r in results if r is not None]
 
 
-def check_files(paths: list[str | os.PathLike], timeout: float = 10.0, jobs: int | None = None) -> CheckReport:
-    """Check every claim of every file; a file that cannot be read gets one ``error`` entry."""
+def check_files(paths: list[str | os.PathLike], timeout: float = 10.0, jobs: int | None = None,
+                strict: bool = False) -> CheckReport:
+    """Check every claim of every file; a file that cannot be read gets one ``error`` entry. With ``strict``,
+    a ``numerical`` verdict does not count as agreeing with ``expect = "holds"``."""
     jobs = jobs or min(2, os.cpu_count() or 1)
     files: list[FileResult] = []
     tasks: list[tuple[Spec, Claim]] = []
@@ -134,14 +136,18 @@ def check_files(paths: list[str | os.PathLike], timeout: float = 10.0, jobs: int
             owners.append(len(files) - 1)
     for owner, result in zip(owners, run_claims(tasks, timeout, jobs), strict=True):
         files[owner].claims.append(result)
-    return CheckReport(files)
+    for f in files:
+        for c in f.claims:
+            c.strict = strict
+    return CheckReport(files, strict=strict)
 
 
-def check_file(path: str | os.PathLike, timeout: float = 10.0, jobs: int | None = None) -> FileResult:
+def check_file(path: str | os.PathLike, timeout: float = 10.0, jobs: int | None = None,
+               strict: bool = False) -> FileResult:
     """Check one file's claims."""
-    return check_files([path], timeout, jobs).files[0]
+    return check_files([path], timeout, jobs, strict).files[0]
 
 
-def check_builtin(timeout: float = 10.0, jobs: int | None = None) -> CheckReport:
+def check_builtin(timeout: float = 10.0, jobs: int | None = None, strict: bool = False) -> CheckReport:
     """Check the built-in derivations of the lecture notes (derivations/*.toml)."""
-    return check_files(builtin_files(), timeout, jobs)
+    return check_files(builtin_files(), timeout, jobs, strict)

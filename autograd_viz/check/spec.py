@@ -12,9 +12,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograd_viz.check.domain import WORDS, Domain, DomainSpecError, parse_domain
 from autograd_viz.errors import AutogradVizError, ExpressionError, InputFileError
-from autograd_viz.expr import Grammar, names_in, parse
+from autograd_viz.expr import Evaluator, Grammar, names_in, parse
 from autograd_viz.io import read_text_bounded
+from autograd_viz.ops import EXPR_FUNCTIONS
 
 #: a derivation file larger than this is refused before it is read (the built-in ones are under 20 kB)
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -29,13 +31,15 @@ class UnreadableFileError(DerivationError):
 
 
 #: Functions a formula may call (the ones with special argument rules are handled by the builder).
-FUNCTIONS = frozenset({"exp", "log", "sqrt", "abs", "sigmoid", "tanh", "relu", "max", "min", "diff", "nest",
-                       "Sum", "E", "Var", "ones", "sum", "grad"})
+#: The op table's functions (``sigmoid``, ``relu``, ...) plus the checker's own: calculus (diff, grad, nest),
+#: sums and moments (Sum, sum, E, Var), ``max``/``min`` and ``ones``.
+CHECKER_FUNCTIONS = frozenset({"max", "min", "diff", "nest", "Sum", "E", "Var", "ones", "sum", "grad"})
+FUNCTIONS = frozenset(EXPR_FUNCTIONS) | CHECKER_FUNCTIONS
 GRAMMAR = Grammar(functions=FUNCTIONS, matmul=True, attributes=frozenset({"T"}), subscripts=True, tuples=True)
 DIST_GRAMMAR = Grammar(functions=frozenset({"Normal", "Uniform", "Bernoulli", "sqrt", "exp", "log"}))
 DIST_ARITY = {"Normal": 2, "Uniform": 2, "Bernoulli": 1}
 
-ASSUMPTIONS = frozenset({"real", "positive", "negative", "nonnegative", "nonpositive", "integer", "nonzero"})
+ASSUMPTIONS = WORDS  # plus one interval(a, b) with ( ) open and [ ] closed ends
 RELATIONS = ("==", "<=", "<", ">=", ">")
 MAX_DIM = 32  # literal matrix sizes (size symbols are instantiated with small integers)
 EXPECTS = ("holds", "fails")
@@ -72,6 +76,7 @@ class Spec:
     define_text: dict[str, str]
     claims: list[Claim]
     error: str | None = None  # a problem that affects every claim (a bad definition, ...)
+    domains: dict[str, Domain] = field(default_factory=dict)  # the allowed values of each symbol
 
 
 def _check_name(name: str, where: str) -> None:
@@ -132,12 +137,12 @@ def _sections(raw: dict, spec: Spec) -> None:
         _check_name(name, "[symbols]")
         if not isinstance(text, str):
             raise DerivationError(f"[symbols] {name}: assumptions must be a string such as \"real\"")
-        words = set(text.replace(",", " ").split())
-        bad = words - ASSUMPTIONS
-        if bad:
-            raise DerivationError(f"[symbols] {name}: unknown assumption(s) {sorted(bad)} "
-                                  f"(known: {', '.join(sorted(ASSUMPTIONS))})")
-        spec.symbols[name] = words or {"real"}
+        try:
+            domain = parse_domain(text, name)
+        except DomainSpecError as exc:
+            raise DerivationError(f"[symbols] {exc}") from None
+        spec.domains[name] = domain
+        spec.symbols[name] = {w for w, on in domain.assumptions().items() if on}
     for name, size in _table(raw, "matrices").items():
         _check_name(name, "[matrices]")
         _unused(name, spec, "[matrices]")
@@ -168,6 +173,7 @@ def _sections(raw: dict, spec: Spec) -> None:
                 if used not in spec.symbols:
                     raise DerivationError(f"{what}: unknown symbol {used!r} (declare it in [symbols])")
         spec.random[name] = (tree.func.id, list(tree.args))
+        _validate_distribution(what, tree.func.id, list(tree.args), spec)
     for name, text in _table(raw, "define").items():
         _check_name(name, "[define]")
         _unused(name, spec, "[define]")
@@ -176,6 +182,50 @@ def _sections(raw: dict, spec: Spec) -> None:
             raise DerivationError(f"{what}: expected a formula string")
         spec.define[name] = parse(text, GRAMMAR, what)
         spec.define_text[name] = text
+
+
+def _validate_distribution(what: str, kind: str, args: list[ast.expr], spec: Spec) -> None:
+    """A distribution must be valid for every allowed value of its parameters: Bernoulli(p) needs 0 ≤ p ≤ 1,
+    Normal(mean, std) std > 0, Uniform(a, b) a < b. SymPy decides where it can; otherwise the claim's search
+    points of the parameters' domains are tried, and a violating value is named."""
+    import random
+
+    import sympy as sp
+
+    from autograd_viz.check import numeric
+
+    symbols = {n: sp.Symbol(n, **dict.fromkeys(words, True)) for n, words in spec.symbols.items()}
+    funcs = {"sqrt": sp.sqrt, "exp": sp.exp, "log": sp.log}
+    ev = Evaluator(name=lambda n, node: symbols[n], call=lambda f, a, node: funcs[f](*a),
+                   number=lambda v: sp.Integer(v) if isinstance(v, int) else sp.Rational(repr(v)))
+    params = [ev(a) for a in args]
+    if kind == "Bernoulli":
+        needs = [(params[0], False, "p ≥ 0"), (1 - params[0], False, "p ≤ 1")]
+    elif kind == "Normal":
+        needs = [(params[1], True, "std > 0")]
+    else:
+        needs = [(params[1] - params[0], True, "a < b")]
+    for expr, strict, text in needs:
+        good = expr.is_positive if strict else expr.is_nonnegative
+        if good:
+            continue
+        bad = None
+        if expr.is_number:
+            bad = {}
+        else:
+            syms = numeric.order_symbols([expr])
+            points, _ = numeric.search_points([expr], syms, spec.domains, random.Random(3), random_points=64)
+            for point in points:
+                v = expr.xreplace(point)
+                v = v if v.is_Rational else v.evalf(30)
+                if v.is_real and (v < 0 or strict and v == 0):
+                    bad = point
+                    break
+        if bad is not None:
+            at = (" at " + ", ".join(f"{k} = {v}" for k, v in bad.items())) if bad else \
+                f" ({kind}({', '.join(map(str, params))}))"
+            hint = "; restrict the parameter, e.g. p = \"interval[0, 1]\"" if bad else ""
+            raise DerivationError(f"{what}: {kind} needs {text} for every allowed value, which fails{at}{hint}")
 
 
 def _unused(name: str, spec: Spec, where: str) -> None:

@@ -7,6 +7,7 @@ import ast
 import re
 
 from autograd_viz.check.latex import GREEK
+from autograd_viz.ops import EXPR_FUNCTIONS
 
 _PREC = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.MatMult: 2, ast.Div: 2, ast.Pow: 4}
 
@@ -40,7 +41,10 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
         if isinstance(node.op, ast.Div):
             return f"\\frac{{{_tex(node.left)}}}{{{_tex(node.right)}}}"
         if isinstance(node.op, ast.Pow):
-            out = f"{_tex(node.left, 5)}^{{{_tex(node.right)}}}"
+            base = _tex(node.left, 5)
+            if isinstance(node.left, ast.Call) and "^" in base:  # e^{x} squared: (e^{x})^{2}, not e^{x}^{2}
+                base = f"\\left({base}\\right)"
+            out = f"{base}^{{{_tex(node.right)}}}"
         else:
             op = {ast.Add: " + ", ast.Sub: " - ", ast.Mult: " \\cdot ", ast.MatMult: " "}[type(node.op)]
             out = f"{_tex(node.left, prec)}{op}{_tex(node.right, prec + (0 if prec == 2 else 1))}"
@@ -57,12 +61,11 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
             return f"\\sum_{{{i}={a}}}^{{{b}}} {_tex(args[0], 2)}"
         if f == "E":
             return f"\\mathbb{{E}}\\left[{_tex(args[0])}\\right]"
-        if f == "sqrt":
-            return f"\\sqrt{{{_tex(args[0])}}}"
-        if f == "abs":
-            return f"\\left|{_tex(args[0])}\\right|"
-        head = {"sigmoid": "\\sigma", "exp": "\\exp", "log": "\\log", "tanh": "\\tanh", "max": "\\max",
-                "min": "\\min"}.get(f, f"\\operatorname{{{f}}}")
+        if f in EXPR_FUNCTIONS and len(args) == 1 + len(EXPR_FUNCTIONS[f].attr_names):
+            op = EXPR_FUNCTIONS[f]  # the op table's LaTeX: one template per op, shared with drawings
+            attrs = {name: _tex(a) for name, a in zip(op.attr_names, args[1:], strict=True)}
+            return op.latex_text([_tex(args[0], 5 if op.latex.startswith("{{{x0}}}^") else 0)], attrs)
+        head = {"max": "\\max", "min": "\\min"}.get(f, f"\\operatorname{{{f}}}")
         return f"{head}\\left({', '.join(_tex(a) for a in args)}\\right)"
     return f"\\text{{{type(node).__name__}}}"
 

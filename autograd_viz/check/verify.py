@@ -1,6 +1,8 @@
-"""One claim -> one verdict. Numbers first (a false claim is refuted at once, with a counterexample confirmed to
-40 digits), then the engine's backprop for scalar derivatives, then SymPy from cheap to expensive within the
-time budget; whatever SymPy cannot finish leaves the numerical verdict, never "proved"."""
+"""One claim -> one verdict. A search built to break the claim first (see :mod:`numeric`; a false claim is
+refuted at once, with a counterexample in the declared domains confirmed exactly or to 50 digits), then the
+engine's backprop for scalar derivatives, then SymPy from cheap to expensive within the time budget (a reduction
+of lhs − rhs to a nonzero constant refutes). Whatever SymPy cannot finish leaves the numerical verdict, never
+"proved"; a claim about matrices of symbolic size is "proved" only by an argument for every size."""
 
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ from typing import Any
 
 import sympy as sp
 
-from autograd_viz.errors import AutogradVizError
 from autograd_viz.check import latex, montecarlo, numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
-from autograd_viz.check.engine import derivative_target, engine_gradient
-from autograd_viz.check.model import Model, is_matrix
+from autograd_viz.check.engine import OUT_OF_RANGE, derivative_target, engine_gradient
+from autograd_viz.check.model import Model, NeedsSizes, is_matrix
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import GRAMMAR, Claim, DerivationError, Spec, parse
 from autograd_viz.check.texprint import to_latex
+from autograd_viz.errors import AutogradVizError
 
 POINTS = 24  # valid random points wanted for an equality
 LARGE_OFFSET = 1  # the numeric re-check of matrix claims uses sizes this much larger
@@ -60,7 +62,10 @@ def check_claim(spec: Spec, claim: Claim, timeout: float = 10.0) -> ClaimResult:
         with budget.enforce():
             _check(spec, claim, budget, result, state, timeout)
     except BudgetExceeded:
-        if state.numeric:
+        budget.suspended = True
+        if result.verdict == "refuted":  # confirmed before the time ran out: the counterexample stands
+            result.message = (result.message + "; " if result.message else "") + "hint cut short by the time limit"
+        elif state.numeric:
             result.verdict, result.method = "numerical", state.numeric
             result.message = "SymPy did not decide within the time limit"
         else:
@@ -73,12 +78,7 @@ def check_claim(spec: Spec, claim: Claim, timeout: float = 10.0) -> ClaimResult:
     return result
 
 
-def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state: _State, timeout: float) -> None:
-    for v in claim.forall:
-        if v not in spec.symbols:
-            raise DerivationError(f"forall: {v!r} is not a symbol from [symbols]")
-    sizes = size_values(spec)
-    model = Model(spec, sizes)
+def _sides(spec: Spec, claim: Claim, model: Model, result: ClaimResult) -> tuple[Any, Any, ast.expr, ast.expr]:
     lhs_text = claim.lhs if claim.lhs is not None else read_latex(spec, model, claim.lhs_latex, "lhs_latex")
     rhs_text = claim.rhs if claim.rhs is not None else read_latex(spec, model, claim.rhs_latex, "rhs_latex")
     lt, rt = parse(lhs_text, GRAMMAR, "lhs"), parse(rhs_text, GRAMMAR, "rhs")
@@ -89,37 +89,72 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
         if text is not None and getattr(claim, side) is not None:  # both forms given: they must agree
             tree = parse(read_latex(spec, model, text, f"{side}_latex"), GRAMMAR, f"{side}_latex")
             other = model.full(tree, f"{side}_latex")
-            mismatch = _first_mismatch(_pairs(lhs if side == "lhs" else rhs, other, "equal"), random.Random(7))
+            mismatch = _first_mismatch(_pairs(lhs if side == "lhs" else rhs, other, "equal"), spec,
+                                       random.Random(7))
             if mismatch:
                 raise DerivationError(f"{side}_latex does not read the same as {side} (at {mismatch[0]})")
+    return lhs, rhs, lt, rt
+
+
+def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state: _State, timeout: float) -> None:
+    for v in claim.forall:
+        if v not in spec.symbols:
+            raise DerivationError(f"forall: {v!r} is not a symbol from [symbols]")
+    try:  # size symbols stay symbols unless a matrix needs a concrete size
+        model = Model(spec, {})
+        lhs, rhs, lt, rt = _sides(spec, claim, model, result)
+        size_sets: list[dict[str, int]] = [{}]
+    except NeedsSizes:
+        size_sets = [size_values(spec), size_values(spec, LARGE_OFFSET)]
+        model = Model(spec, size_sets[0])
+        lhs, rhs, lt, rt = _sides(spec, claim, model, result)
     if claim.relation != "==":
         from autograd_viz.check.inequality import check_inequality
 
         check_inequality(spec, claim, model, lhs, rhs, budget, result, state, timeout)
-        return
-    pairs = _pairs(lhs, rhs, "claim")
-    if isinstance(pairs, str):
-        result.verdict, result.method, result.message = "refuted", "shapes", pairs
+        if size_sets != [{}] and result.verdict == "proved":
+            result.verdict = "numerical"
+            result.method = f"{checked_for(size_sets)}: {result.method}; not a proof for every size"
         return
     rng = random.Random(20240601)
-    points, mismatch = _sample(pairs, rng)
-    where = f" at {', '.join(f'{k}={v}' for k, v in sizes.items())}" if sizes else ""
-    if mismatch:
-        _refute(result, mismatch, sizes, lhs, model, budget)
-        return
-    methods = []
-    if points:
-        methods.append(f"held at {points} random points{where} (rel. tol. {numeric.REL_TOL:g})")
-    if sizes:
-        large = size_values(spec, LARGE_OFFSET)
-        big = Model(spec, large)
-        big_lhs = big.full(lt, "lhs")
-        big_pairs = _pairs(big_lhs, big.full(rt, "rhs"), "claim")
-        n_big, bad = _sample(big_pairs, rng, wanted=3) if not isinstance(big_pairs, str) else (0, None)
-        if isinstance(big_pairs, str) or bad:
-            _refute(result, bad, large, big_lhs, big, budget, message=big_pairs if isinstance(big_pairs, str) else "")
+    methods: list[str] = []
+    all_proved: list[str] = []
+    for k, sizes in enumerate(size_sets):
+        if k:
+            model = Model(spec, sizes)
+            lhs, rhs = model.full(lt, "lhs"), model.full(rt, "rhs")
+        pairs = _pairs(lhs, rhs, "claim")
+        if isinstance(pairs, str):
+            result.verdict, result.method, result.message = "refuted", "shapes", pairs
+            if sizes:
+                result.counterexample = dict(sizes)
             return
-        methods.append(f"and at {n_big} points with {', '.join(f'{k}={v}' for k, v in large.items())}")
+        found = numeric.search(pairs, spec.domains, rng, random_points=POINTS if k == 0 else 8,
+                               seconds=max(0.5, timeout * (0.25 if k == 0 else 0.1)), special=k == 0,
+                               precise=k == 0)
+        if found.mismatch:
+            _refute(result, found.mismatch, sizes, lhs, model, budget)
+            return
+        where = f" at {', '.join(f'{n}={v}' for n, v in sizes.items())}" if sizes else ""
+        symbols = numeric.order_symbols([e for p in pairs for e in p])
+        if found.valid:
+            methods.append(found.describe(symbols, spec.domains) + where)
+        if k == 0:
+            state.numeric = "; ".join(methods) if found.valid else None
+            if sizes and state.numeric:
+                state.numeric = f"{checked_for(size_sets)}: {state.numeric}; not a proof for every size"
+            first_pairs, first_found, first_lhs, first_model = pairs, found, lhs, model
+    # SymPy at the first (or only) size; the larger sizes are searched, not simplified: only an argument for all
+    # sizes is a proof
+    how = _prove(first_pairs, budget, timeout)
+    if isinstance(how, tuple):  # SymPy reduced lhs − rhs to a nonzero constant
+        _refute_constant(result, how, first_found, size_sets[0], first_lhs, first_model, budget)
+        return
+    if how is None and not first_found.valid:
+        raise DerivationError("could not evaluate the claim at any point of its domain, and SymPy did not "
+                              "simplify lhs − rhs to 0")
+    if how is not None:
+        all_proved.append(how)
     if spec.random and (montecarlo.uses_expectation(lt) or montecarlo.uses_expectation(rt)):
         mc = montecarlo.cross_check(model, lt, rt, (lhs, rhs))
         if mc is not None and not mc[0]:
@@ -130,26 +165,57 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
             methods.append(mc[1])
     target = derivative_target(lt, spec)
     if target is not None:
-        checked, bad = _engine(spec, target, pairs, rng)
+        checked, bad, skipped = _engine(spec, target, _pairs(lhs, rhs, "claim"), rng)
         if bad:
             result.verdict, result.method = "error", "engine backprop"
             result.message = f"the engine's backprop disagrees with SymPy: {bad}"
             return
         if checked:
             methods.append(f"engine backprop agrees at {checked} points")
-    if points:
-        state.numeric = "; ".join(methods)
-    how = _prove(pairs, budget, timeout)
-    if how is None:
-        if not points:
-            raise DerivationError("could not evaluate the claim at any random point, and SymPy did not simplify "
-                                  "lhs − rhs to 0")
+        if skipped:
+            methods.append(f"engine cross-check skipped at {skipped} points where a float overflows or underflows")
+    state.numeric = "; ".join(methods) if methods else state.numeric
+    if size_sets != [{}]:
+        from autograd_viz.check.matrixexpr import prove_all_sizes
+
+        general = prove_all_sizes(lt, rt, spec) if all_proved else None
+        if general:
+            result.verdict = "proved"
+            result.method = f"{general}; {checked_for(size_sets)}: " + "; ".join(methods)
+            return
+        proved_all = bool(all_proved)
+        result.verdict = "numerical"
+        result.method = (f"{checked_for(size_sets)}: " + (
+            f"SymPy reduces every entry of lhs − rhs to 0 at {', '.join(f'{n}={v}' for n, v in size_sets[0].items())}"
+            if proved_all else
+            "the numbers agree") + "; not a proof for every size; " + "; ".join(methods))
+        result.message = "checked at concrete sizes only"
+        return
+    if not all_proved:
         result.verdict, result.method = "numerical", state.numeric or ""
         result.message = "SymPy did not simplify lhs − rhs to 0"
         return
     result.verdict = "proved"
-    result.method = f"sympy {how}" + (f" entry by entry{where}" if sizes else "") + (
-        f"; {'; '.join(methods)}" if methods else "")
+    result.method = f"sympy {all_proved[0]}" + (f"; {'; '.join(methods)}" if methods else "")
+
+
+def checked_for(size_sets: list[dict[str, int]]) -> str:
+    """``checked for n ∈ {2, 3}, m ∈ {3, 4}``."""
+    names = list(size_sets[0])
+    return "checked for " + ", ".join(f"{n} ∈ {{{', '.join(str(s[n]) for s in size_sets)}}}" for n in names)
+
+
+def _refute_constant(result: ClaimResult, how: tuple, found: numeric.Search, sizes: dict[str, int], lhs: Any,
+                     model: Model, budget: Budget) -> None:
+    """lhs − rhs is a nonzero constant: refuted at any point of the domain (the first that evaluated)."""
+    step, k, value = how
+    point = found.first_point or {}
+    pairs = _pairs(lhs, lhs, "claim")
+    a = numeric.as_float(pairs[k][0].xreplace(point).doit().evalf(30)) if isinstance(pairs, list) else None
+    a = a if a is not None else float("nan")
+    b = a - float(value)
+    _refute(result, (point, a, b, k, "exactly"), sizes, lhs, model, budget,
+            message=f"SymPy ({step}) reduces lhs − rhs to the nonzero constant {value}")
 
 
 def _pairs(lhs: Any, rhs: Any, what: str) -> list[tuple[sp.Expr, sp.Expr]] | str:
@@ -165,38 +231,16 @@ def _pairs(lhs: Any, rhs: Any, what: str) -> list[tuple[sp.Expr, sp.Expr]] | str
     return [(lhs, rhs)]
 
 
-def _sample(pairs: list[tuple[sp.Expr, sp.Expr]], rng: random.Random, wanted: int = POINTS
-            ) -> tuple[int, tuple | None]:
-    """(valid points, None) if every entry agreed, or (k, (point, lhs, rhs, entry)) at a confirmed mismatch."""
-    exprs = [e for pair in pairs for e in pair]
-    symbols = numeric.order_symbols(exprs)
-    fn = numeric.compile_exprs(symbols, exprs)
-    valid = 0
-    for k in range(wanted * 3):
-        point = [numeric.sample(s, rng, wide=k % 3 == 2) for s in symbols]  # every third point far out
-        values = numeric.evaluate(fn, point)
-        if values is None:
-            continue
-        valid += 1
-        for k in range(len(pairs)):
-            a, b = values[2 * k], values[2 * k + 1]
-            if not numeric.close(a, b):
-                exact = dict(zip(symbols, point, strict=True))
-                d = numeric.exact_difference(pairs[k][0] - pairs[k][1], exact)
-                if d is not None and abs(d) > 1e-12 * (1 + abs(a) + abs(b)):
-                    return valid, (exact, a, b, k)
-        if valid >= wanted:
-            break
-    return valid, None
-
-
-def _first_mismatch(pairs: Any, rng: random.Random) -> tuple | None:
+def _first_mismatch(pairs: Any, spec: Spec, rng: random.Random) -> tuple | None:
     if isinstance(pairs, str):
         return (pairs,)
-    _, bad = _sample(pairs, rng, wanted=8)
-    if bad is None:
+    if all(a == b for a, b in pairs):  # the same SymPy expression: nothing to search
         return None
-    return (", ".join(f"{s}={float(v):.4g}" for s, v in bad[0].items()) + f": {bad[1]:.6g} vs {bad[2]:.6g}",)
+    found = numeric.search(pairs, spec.domains, rng, random_points=8, seconds=1.0, special=False)
+    if found.mismatch is None:
+        return None
+    point, a, b, _, _ = found.mismatch
+    return (", ".join(f"{s}={float(v):.4g}" for s, v in point.items()) + f": {a:.6g} vs {b:.6g}",)
 
 
 def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: Any, model: Model,
@@ -205,17 +249,26 @@ def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: 
     if bad is None:
         result.method, result.message = "shapes", message
         return
-    point, a, b, k = bad
-    result.method = "counterexample (confirmed to 40 digits)"
+    point, a, b, k, how = bad
+    result.method = f"counterexample (confirmed {how})"
     result.counterexample = {**{s.name: float(v) for s, v in point.items()}, **sizes}
     result.lhs_value, result.rhs_value = a, b
     entry = ""
     if is_matrix(lhs) and lhs.shape != (1, 1):
         entry = f" in entry ({k // lhs.shape[1]}, {k % lhs.shape[1]})"
-    result.message = f"lhs = {a:.10g} but rhs = {b:.10g}{entry}" + (f"; {message}" if message else "")
-    correct = correct_form(lhs, model, budget)
-    result.correct = str(correct)
-    result.correct_tex = sp.latex(correct)
+    exact = {s.name: v for s, v in point.items()
+             if v.is_Rational and not v.is_Integer and sp.Rational(f"{float(v):.10g}") != v}
+    at = ("; exact point " + ", ".join(f"{n} = {v}" for n, v in exact.items())) if exact else ""
+    result.message = f"lhs = {a:.10g} but rhs = {b:.10g}{entry}" + (f"; {message}" if message else "") + at
+    try:
+        correct = correct_form(lhs, model, budget)
+        result.correct = str(correct)
+        result.correct_tex = sp.latex(correct)
+    except BudgetExceeded:  # out of time for the hint: the counterexample stands
+        budget.suspended = True
+        result.correct = "(the correct form could not be computed in the time left)"
+    except Exception as exc:  # a failing hint never discards a confirmed counterexample
+        result.correct = f"(the correct form could not be computed: {type(exc).__name__})"
 
 
 def correct_form(expr: Any, model: Model, budget: Budget) -> Any:
@@ -239,14 +292,16 @@ def correct_form(expr: Any, model: Model, budget: Budget) -> Any:
     return out if ok else expr
 
 
-def _engine(spec: Spec, target: tuple[ast.expr, str], pairs: list, rng: random.Random) -> tuple[int, str | None]:
-    """Backprop through the [define] chain as Values at random points and compare with SymPy's lhs."""
+def _engine(spec: Spec, target: tuple[ast.expr, str], pairs: list, rng: random.Random
+            ) -> tuple[int, str | None, int]:
+    """Backprop through the [define] chain as Values at random points and compare with SymPy's lhs:
+    (points checked, disagreement, points skipped because a float overflowed or underflowed there)."""
     symbols = [sp.Symbol(n, **{w: True for w in spec.symbols[n]}) for n in spec.symbols]
     lhs = pairs[0][0]
     fn = numeric.compile_exprs(symbols, [lhs, pairs[0][1]])
-    checked = 0
+    checked = skipped = 0
     for _ in range(24):
-        point = [numeric.sample(s, rng) for s in symbols]
+        point = [numeric.sample(s, rng, domains=spec.domains) for s in symbols]
         values = numeric.evaluate(fn, point)
         if values is None:
             continue
@@ -254,13 +309,17 @@ def _engine(spec: Spec, target: tuple[ast.expr, str], pairs: list, rng: random.R
         g = engine_gradient(spec, target[0], target[1], named)
         if g is None:
             continue
+        if g is OUT_OF_RANGE:
+            skipped += 1
+            continue
         checked += 1
         if not numeric.close(g, values[0], 1e-6):
             where = ", ".join(f"{k}={v:.4g}" for k, v in named.items())
-            return checked, f"at {where}: backprop gives {g:.10g}, SymPy's lhs {values[0]:.10g}, rhs {values[1]:.10g}"
+            return checked, (f"at {where}: backprop gives {g:.10g}, SymPy's lhs {values[0]:.10g}, "
+                             f"rhs {values[1]:.10g}"), skipped
         if checked >= 8:
             break
-    return checked, None
+    return checked, None, skipped
 
 
 def _rewrite_exp(e: sp.Expr) -> sp.Expr:
@@ -269,6 +328,7 @@ def _rewrite_exp(e: sp.Expr) -> sp.Expr:
 
 _STEPS = (
     ("cancel", lambda e: sp.cancel(sp.together(e)), lambda e: True),
+    ("case split at the kinks", lambda e: _case_split(e), lambda e: e.has(sp.Piecewise, sp.Abs, sp.Max, sp.Min)),
     ("piecewise branches", lambda e: _zero_branches(e), lambda e: e.has(sp.Piecewise)),
     ("simplify", sp.simplify, lambda e: True),
     ("simplify(rewrite(exp))", _rewrite_exp, lambda e: e.has(sp.tanh, sp.exp)),
@@ -282,29 +342,90 @@ def symbolic_limit(timeout: float) -> float:
     return max(MIN_SYMBOLIC, SYMBOLIC_SHARE * timeout)
 
 
-def _prove(pairs: list[tuple[sp.Expr, sp.Expr]], budget: Budget, timeout: float) -> str | None:
-    """The cheapest SymPy step that reduces every lhs − rhs to 0, or None (undecided in the time given)."""
-    stop = time.monotonic() + symbolic_limit(timeout)
+def _prove(pairs: list[tuple[sp.Expr, sp.Expr]], budget: Budget, timeout: float) -> str | tuple | None:
+    """The cheapest SymPy step that reduces every lhs − rhs to 0; ``(step, entry, value)`` when a step reduces
+    an entry to a nonzero number (the claim is false everywhere); None when undecided in the time given."""
+    stop = time.process_time() + symbolic_limit(timeout)  # CPU seconds: the same SymPy work on a busy machine
     used = -1
-    for lhs, rhs in pairs:
+    for k, (lhs, rhs) in enumerate(pairs):
         d = lhs - rhs
         if d == 0:
             continue
+        if d.is_number and d.is_Rational:
+            return "exact arithmetic", k, d
         if d.has(sp.Sum):
             d = d.doit()
-        for k, (_, step, applies) in enumerate(_STEPS):
-            left = stop - time.monotonic()
+        for j, (name, step, applies) in enumerate(_STEPS):
+            left = stop - time.process_time()
             if left <= 0:
                 return None
             if not applies(d):
                 continue
             ok, out = budget.attempt(lambda s=step, e=d: s(e), left)
             if ok and out == 0:
-                used = max(used, k)
+                used = max(used, j)
                 break
+            if ok and isinstance(out, sp.Expr) and out.is_number and out.is_finite and not out.has(sp.nan) \
+                    and out.is_real and (out.is_Rational or abs(out.evalf(numeric.DIGITS)) > 1e-40):
+                return name, k, out
         else:
             return None
     return _STEPS[used][0] if used >= 0 else "identical"
+
+
+def _case_split(d: sp.Expr) -> sp.Expr:
+    """0 if every case of ``d`` (abs/max/min/relu written as a Piecewise and folded) is 0 where it applies: the
+    claim then holds on every side of every kink; otherwise ``d`` unchanged (undecided). A case that applies
+    nowhere is skipped, one that applies at finitely many points is checked at each of them."""
+    e = sp.piecewise_fold(d.rewrite(sp.Piecewise))
+    if not isinstance(e, sp.Piecewise):
+        return sp.Integer(0) if sp.cancel(e) == 0 or sp.simplify(e) == 0 else d
+    earlier: sp.Basic = sp.false
+    for expr, cond in e.args:
+        applies = sp.And(cond, sp.Not(earlier))
+        earlier = sp.Or(earlier, cond)
+        if applies is sp.false or sp.cancel(expr) == 0 or sp.simplify(expr) == 0:
+            continue
+        applies, expr = _one_direction(applies, expr)
+        if applies is sp.false or sp.cancel(expr) == 0:
+            continue
+        free = applies.free_symbols
+        if len(free) != 1:
+            return d
+        x = next(iter(free))
+        try:
+            where = applies.as_set() if x.is_real else None
+        except (NotImplementedError, TypeError, ValueError):
+            return d
+        if where is None or not (where.is_empty or isinstance(where, sp.FiniteSet)):
+            return d
+        if isinstance(where, sp.FiniteSet) and any(sp.simplify(expr.subs(x, v)) != 0 for v in where):
+            return d
+    return sp.Integer(0)
+
+
+def _one_direction(cond: sp.Basic, expr: sp.Expr) -> tuple[sp.Basic, sp.Expr]:
+    """When every comparison in ``cond`` tests the same linear form L (up to a factor: ``x >= y`` and
+    ``x - y < 0`` both test L = x − y), rewrite ``cond`` and ``expr`` with u = L in place of one of its symbols,
+    so the case is a condition on one variable. Otherwise both are returned unchanged."""
+    rels = list(cond.atoms(sp.core.relational.Relational))
+    if not rels:
+        return cond, expr
+    forms = [r.lhs - r.rhs for r in rels]
+    base = forms[0]
+    if len(base.free_symbols) < 2 or not base.is_polynomial(*base.free_symbols) \
+            or sp.Poly(base, *base.free_symbols).total_degree() != 1:
+        return cond, expr
+    for f in forms[1:]:
+        ratio = sp.cancel(f / base)
+        if not ratio.is_number:
+            return cond, expr
+    x = sorted(base.free_symbols, key=lambda v: v.name)[0]
+    u = sp.Dummy("u", real=True)
+    solved = sp.solve(sp.Eq(base, u), x)
+    if len(solved) != 1:
+        return cond, expr
+    return cond.xreplace({x: solved[0]}).simplify(), sp.expand(expr.xreplace({x: solved[0]}))
 
 
 def _zero_branches(d: sp.Expr) -> sp.Expr:

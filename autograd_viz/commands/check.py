@@ -19,8 +19,10 @@ from autograd_viz.io import atomic_write_text, check_writable, dumps_json
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a Markdown report (claims in LaTeX, verdicts, correct forms); - for stdout.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: up to 2).")
+@click.option("--strict", is_flag=True,
+              help="Only 'proved' agrees with expect = \"holds\"; a 'numerical' verdict counts as a disagreement.")
 def check(files: tuple[str, ...], builtin: bool, as_json: bool, timeout: float, report_path: str | None,
-          jobs: int | None) -> None:
+          jobs: int | None, strict: bool) -> None:
     """Check the claims of derivation FILES. Exit 0 when every verdict agrees with its expect, 1 when any
     disagrees, errors or times out, 2 when a file cannot be read."""
     from autograd_viz.check import report as fmt
@@ -31,7 +33,7 @@ def check(files: tuple[str, ...], builtin: bool, as_json: bool, timeout: float, 
         raise click.UsageError("give derivation FILE(s) or --builtin")
     if report_path:
         check_writable(report_path, "--report")  # before the checks run, not after
-    result = check_files(paths, timeout=timeout, jobs=jobs)
+    result = check_files(paths, timeout=timeout, jobs=jobs, strict=strict)
     if as_json:
         click.echo(dumps_json(result.to_dict(), indent=2, ensure_ascii=False))
     else:
