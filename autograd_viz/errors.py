@@ -87,3 +87,16 @@ class ExplainError(AutogradVizError, RuntimeError):
 
 class LocalTextError(AutogradVizError, ValueError):
     """A local-derivative text is not a formula this module can read (``broadcast ḡ``)."""
+
+
+class DerivationError(AutogradVizError, ValueError):
+    """A derivation file or one of its claims is malformed (the message names the claim and position)."""
+
+
+class UnreadableFileError(DerivationError):
+    """The file cannot be read at all (missing, not UTF-8, not TOML): the CLI exits 2."""
+
+
+class DomainSpecError(DerivationError):
+    """An assumption string of a derivation file that cannot be read or describes an empty set."""
+

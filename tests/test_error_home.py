@@ -13,8 +13,6 @@ from autograd_viz import errors
 
 #: defined elsewhere before issue 9; move each into errors.py (its old module may re-import it), then drop it here
 NOT_YET_MOVED = {
-    "autograd_viz.check.spec.DerivationError",
-    "autograd_viz.check.spec.UnreadableFileError",
     "autograd_viz.train.loop.TrainingDiverged",
     "autograd_viz.viz.renderers.RenderError",
     "autograd_viz.viz.style.DrawError",
@@ -25,6 +23,9 @@ INTERNAL = {
     "autograd_viz.check.engine.Unsupported",
     "autograd_viz.check.montecarlo.Unsupported",
     "autograd_viz.explain.budget._TimeUp",
+    "autograd_viz.check.matrixexpr.NotMatrixAlgebra",
+    "autograd_viz.check.model.NeedsSizes",
+    "autograd_viz.torch.trace._Unmappable",
 }
 
 

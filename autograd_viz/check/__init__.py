@@ -7,7 +7,7 @@ checked with SymPy, random points and the library's own backprop.
 
 from autograd_viz.check.results import CheckReport, ClaimResult, FileResult
 from autograd_viz.check.runner import builtin_files, check_builtin, check_file, check_files
-from autograd_viz.check.spec import DerivationError, UnreadableFileError
+from autograd_viz.errors import DerivationError, UnreadableFileError
 
 __all__ = ["CheckReport", "ClaimResult", "DerivationError", "FileResult", "UnreadableFileError", "builtin_files",
            "check_builtin", "check_file", "check_files"]

@@ -18,14 +18,12 @@ from functools import cached_property
 
 import sympy as sp
 
+from autograd_viz.errors import DomainSpecError
+
 WORDS = frozenset({"real", "positive", "negative", "nonnegative", "nonpositive", "integer", "nonzero"})
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?:\s*/\s*\d+)?|[+-]?(?:inf|oo)"
 _INTERVAL = re.compile(rf"interval\s*([\[(])\s*({_NUMBER})\s*,\s*({_NUMBER})\s*([\])])")
 MAGNITUDE = 1e6  # the search reaches values this large (log-uniform), where the domain allows
-
-
-class DomainSpecError(ValueError):
-    """An assumption string that cannot be read or describes an empty set."""
 
 
 def _bound(text: str) -> sp.Expr:

@@ -13,21 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograd_viz.check.domain import WORDS, Domain, DomainSpecError, parse_domain
-from autograd_viz.errors import AutogradVizError, ExpressionError, InputFileError
+from autograd_viz.errors import (
+    DerivationError,
+    ExpressionError,
+    InputFileError,
+    UnreadableFileError,
+)
 from autograd_viz.expr import Evaluator, Grammar, names_in, parse
 from autograd_viz.io import read_text_bounded
 from autograd_viz.ops import EXPR_FUNCTIONS
 
 #: a derivation file larger than this is refused before it is read (the built-in ones are under 20 kB)
 MAX_FILE_BYTES = 4 * 1024 * 1024
-
-
-class DerivationError(AutogradVizError, ValueError):
-    """A derivation file or one of its claims is malformed (the message names the claim and position)."""
-
-
-class UnreadableFileError(DerivationError):
-    """The file cannot be read at all (missing, not UTF-8, not TOML): the CLI exits 2."""
 
 
 #: Functions a formula may call (the ones with special argument rules are handled by the builder).
