@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from autograd_viz.errors import DomainError, OperandError, ShapeError
-from autograd_viz.graph import Node
 from autograd_viz.ops import OPS
 from autograd_viz.scalar import Value
 from autograd_viz.tensor import Tensor, apply_unchecked
@@ -19,8 +18,8 @@ from autograd_viz.tensor import Tensor, apply_unchecked
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _node(x: Any, fn: str) -> Node:
-    if isinstance(x, Node):
+def _node(x: Any, fn: str) -> Value | Tensor:
+    if isinstance(x, Value | Tensor):
         return x
     if isinstance(x, np.ndarray):
         return Tensor(x)

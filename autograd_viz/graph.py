@@ -9,9 +9,11 @@ Reading order for backprop (the scalar engine's docstring points here):
    on and an input requires grad), and how leaves are made.
 2. :func:`input_gradients` — one node's local step: the op's backward (its vector-Jacobian product, written in
    ``autograd_viz/ops/``) turns the node's adjoint into one contribution per input edge.
-3. :func:`walk_backward` — the plain reverse loop: consumers before inputs, each node's adjoint is the sum of
+3. :func:`walk_backward` — the reverse walk: consumers before inputs, each node's adjoint is the sum of
    the contributions of its edges. Drawings, the stepper and worked solutions read this walk directly.
-4. :func:`run_backward` — the same walk, each engine storing the adjoints in ``.grad``.
+4. :func:`run_backward` — the same walk, each engine storing the adjoints in ``.grad`` (``Tensor.backward``).
+   ``Value.backward`` runs the same steps as a plain loop over floats in ``scalar.py`` (the scalar fast path,
+   and the lesson: micrograd's loop with our semantics), checked against this walk in the tests.
 
 ``backward()`` semantics (documented contract): every call computes :math:`\\partial L/\\partial v` afresh
 for the intermediate nodes of the graph (their ``grad`` is overwritten, and kept for drawing), while
@@ -166,7 +168,7 @@ def _reachable(root: Node, leaves: bool) -> list[Node]:
 
     That order is nearly reverse creation order (exactly so for chains), which makes sorting it cheap.
     """
-    nodes = []
+    nodes: list[Node] = []
     emit = nodes.append
     seen = {root}  # nodes hash by identity (Node defines no __eq__)
     add = seen.add
@@ -184,6 +186,14 @@ def _reachable(root: Node, leaves: bool) -> list[Node]:
 
 
 _creation_index = attrgetter("index")
+
+
+def backward_order(root: Node) -> list[Node]:
+    """The op nodes ``root`` depends on, every consumer before its inputs (newest first): the order of the
+    reverse walk. Leaves are not listed: they only receive gradients."""
+    order = _reachable(root, leaves=False)
+    order.sort(key=_creation_index, reverse=True)
+    return order
 
 
 # --- the reverse walk -------------------------------------------------------------------------------------
@@ -233,14 +243,15 @@ def walk_backward(root: Node, seed: Any) -> Iterator[tuple[Node, Any, tuple]]:
     if root.op is None:
         yield root, seed, ()
         return
-    order = _reachable(root, leaves=False)  # the op nodes; leaves only receive
-    order.sort(key=_creation_index, reverse=True)  # every consumer before its inputs
+    order = backward_order(root)  # the op nodes, every consumer before its inputs; leaves only receive
     adjoint = {root: seed}
     take, get = adjoint.pop, adjoint.get
     node = root
     try:
         for node in order:
-            grad = take(node)
+            grad = take(node, None)
+            if grad is None:  # no contribution arrived (an op whose backward gave none): nothing to send on
+                continue
             parts = input_gradients(node, grad)  # ḡ times the op's local derivative, per input edge
             yield node, grad, parts
             for parent, part in zip(node.parents, parts):  # noqa: B905 (same length by construction)
@@ -248,6 +259,7 @@ def walk_backward(root: Node, seed: Any) -> Iterator[tuple[Node, Any, tuple]]:
                     so_far = get(parent)
                     adjoint[parent] = part if so_far is None else so_far + part  # a*a: both edges add up
     except (ZeroDivisionError, OverflowError) as exc:
+        assert node.op is not None
         raise DomainError(f"backward: the derivative of {node.op.name} at node {node.label()} is not finite "
                           f"(inputs {[p.data for p in node.parents]}): {exc}") from None
     for leaf in sorted(adjoint, key=_creation_index, reverse=True):  # what is left: the leaves' totals

@@ -11,7 +11,7 @@ import numbers
 from typing import Any
 
 from autograd_viz.errors import DomainError, GraphError, OperandError
-from autograd_viz.graph import Node, make_node, run_backward
+from autograd_viz.graph import Node, backward_order, make_node
 from autograd_viz.ops import OPS, OpDef, ScalarMath
 
 _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
@@ -35,20 +35,20 @@ class Value(Node):
 
     ``Value(data, *, name=None, requires_grad=True, role=None)``: everything after ``data`` by keyword.
 
-    How backprop works, to read in two files:
+    How backprop works, to read in two files (this one and ``autograd_viz/ops/elementwise.py``):
 
     1. **Recording** — ``a * b`` calls :func:`_binary` below, which computes ``a.data * b.data`` with the op's
-       forward and hands the result to :func:`autograd_viz.graph.make_node`: the new node remembers its op (an
+       forward and makes the result node with :func:`autograd_viz.graph.make_node`: it remembers its op (an
        entry of the one op table, ``OPS["mul"]``) and its inputs ``(a, b)``, in order and with repeats
        (``a * a`` has two edges to ``a``).
     2. **Local derivatives** — each op's backward in ``autograd_viz/ops/elementwise.py``
        (``_mul_backward``: ``return g * b, g * a``) multiplies the upstream adjoint :math:`\\bar{g}` by the
        op's local derivative, once per input edge.
-    3. **The reverse loop** — :func:`autograd_viz.graph.walk_backward` (``graph.py``, beside ``make_node``) visits
-       the nodes consumers first, calls that backward, and *adds* each contribution to the input's adjoint;
-       :func:`autograd_viz.graph.run_backward` stores the adjoints in ``.grad``. No recursion (a 1,000,000-op
-       chain is fine); intermediates are recomputed on every ``backward()`` and leaves accumulate, so
-       calling it again is repeatable after ``zero_grad()``.
+    3. **The reverse loop** — :func:`backpropagate` at the end of this file: nodes consumers first, each op's
+       backward called once, each contribution *added* to its input's ``.grad``. No recursion (a
+       1,000,000-op chain is fine); intermediates are recomputed on every ``backward()`` and leaves
+       accumulate, so calling it again is repeatable after ``zero_grad()``. It is the float fast path of the
+       graph core's :func:`autograd_viz.graph.walk_backward`, which drawings read (the tests check they agree).
     """
 
     __slots__ = ()
@@ -154,7 +154,7 @@ class Value(Node):
         seed = _as_float(grad, "backward grad")
         if not math.isfinite(self.data):
             raise DomainError(f"backward: the output is {self.data} (not finite)")
-        run_backward(self, seed)
+        backpropagate(self, seed)
 
     def detach(self) -> Value:
         """A new leaf with the same number and no history."""
@@ -220,3 +220,43 @@ def apply_unchecked(op: OpDef, *inputs: Value, **attrs: Any) -> Value:
     if len(inputs) == 1:
         return _unary(op, inputs[0], attrs or None)
     raise OperandError(f"{op.name}: the scalar engine has no op of {len(inputs)} inputs with attributes")
+
+
+# --- the reverse loop -------------------------------------------------------------------------------------------
+def backpropagate(root: Value, seed: float = 1.0) -> None:
+    """Reverse-mode sweep from ``root`` with ``root``'s adjoint :math:`\\bar{L}` = ``seed``, into ``.grad``.
+
+    The chain rule as a loop: visit the op nodes so that every node comes after all the ops that use it
+    (newest first), then hand each input its share ``ḡ · ∂out/∂input`` (the op's backward multiplies) and
+    *add* it to the input's gradient, because a value used twice (``a * a``, a reused ``h``) collects a
+    contribution from every use.
+    """
+    order = backward_order(root)  # the op nodes, every consumer before its inputs
+    for node in order:
+        node.grad = 0.0  # intermediates start afresh on every call; leaves keep accumulating
+    root.grad = seed if root.op is not None else root.grad + seed
+    node = root
+    try:
+        for node in order:
+            parents = node.parents
+            if len(parents) == 2:  # unpacked by hand: this loop runs once per node
+                a, b = parents
+                need_a, need_b = a.requires_grad, b.requires_grad
+                ga, gb = node.op.backward(ScalarMath, node.grad, (a.data, b.data), node.data, node.attrs, None,
+                                          _NEEDS_2[need_a][need_b])
+                if need_a:
+                    a.grad += ga
+                if need_b:
+                    b.grad += gb
+            else:
+                (a,) = parents
+                if a.requires_grad:
+                    (ga,) = node.op.backward(ScalarMath, node.grad, (a.data,), node.data, node.attrs, None, _NEEDS_1)
+                    a.grad += ga
+    except (ZeroDivisionError, OverflowError) as exc:
+        raise DomainError(f"backward: the derivative of {node.op.name} at node {node.label()} is not finite "
+                          f"(inputs {[p.data for p in node.parents]}): {exc}") from None
+
+
+_NEEDS_1 = (True,)
+_NEEDS_2 = (((False, False), (False, True)), ((True, False), (True, True)))  # indexed by two bools: no tuple built

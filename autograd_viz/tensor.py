@@ -51,7 +51,7 @@ def _normalize_axis(axis: Any, ndim: int, op: str, shape: tuple) -> int | tuple[
     axes = axis if isinstance(axis, tuple | list) else (axis,)
     out = []
     for a in axes:
-        if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -ndim <= a < ndim:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -ndim <= int(a) < ndim:
             raise ShapeError(f"{op}: axis {a!r} is out of range for shape {shape}")
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
@@ -238,8 +238,8 @@ class Tensor(Node):
         return apply_unchecked(OPS["softmax"], self, axis=_normalize_axis(axis, self.ndim, "softmax", self.shape))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        axis = _normalize_axis(axis, self.ndim, "log_softmax", self.shape)
-        return apply_unchecked(OPS["log_softmax"], self, axis=axis)
+        return apply_unchecked(OPS["log_softmax"], self,
+                               axis=_normalize_axis(axis, self.ndim, "log_softmax", self.shape))
 
     # --- reductions and shapes ----------------------------------------------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -273,7 +273,7 @@ class Tensor(Node):
             return apply_unchecked(OPS["transpose"], self, axes=None)
         ndim = self.ndim
         for a in order:  # no modulo: transpose(2, 3) on a 2-D tensor is an error, as in NumPy
-            if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -ndim <= a < ndim:
+            if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -ndim <= int(a) < ndim:
                 raise ShapeError(f"transpose: axis {a!r} is out of range for shape {self.shape}")
         normalized = tuple(int(a) % ndim for a in order)
         if sorted(normalized) != list(range(ndim)):

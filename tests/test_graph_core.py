@@ -378,3 +378,23 @@ def test_pow_exponent_derivative_at_a_negative_base_is_a_domain_error_for_values
     zero = Value(0.0)
     (zero**Value(2.0)).backward()
     assert zero.grad == 0.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_scalar_fast_path_agrees_with_the_graph_walk(seed):
+    """Value.backward (scalar.backpropagate, the float loop) gives every node the adjoint the core walk yields."""
+    rng = np.random.default_rng(seed)
+    leaves = [Value(float(v), name=f"x{i}") for i, v in enumerate(rng.uniform(0.5, 1.5, 4))]
+    nodes = list(leaves)
+    for _ in range(30):
+        a, b = (nodes[int(i)] for i in rng.integers(0, len(nodes), 2))
+        kind = int(rng.integers(0, 6))
+        nodes.append([a * b, a + b * 0.5, (a - b).tanh(), a.sigmoid() * 2, a / (b * b + 1), (a * a + 1).log()][kind])
+    root = sum(nodes[-6:], Value(0.0, requires_grad=False))
+    walked = {id(n): g for n, g, _ in walk_backward(root, 1.0)}
+    root.backward()
+    for n in topological_order(root):
+        if n.requires_grad:
+            assert n.grad == pytest.approx(walked[id(n)], rel=1e-12, abs=1e-15), n.label()
+        else:
+            assert id(n) not in walked
