@@ -3,7 +3,7 @@
 A node records its op (an entry of :data:`autograd_viz.ops.OPS`), its inputs *in order with repeats*
 (``a*a`` has two input edges), its value, a creation index (deterministic drawings) and an optional name.
 
-Reading order for backprop (the scalar engine's docstring points here):
+Reading order (the graph core; `Value`'s docstring in scalar.py tells the scalar story in two files):
 
 1. :func:`make_node` — the one node factory: how an op result records its op and inputs (when grad mode is
    on and an input requires grad), and how leaves are made.
@@ -93,8 +93,10 @@ class Node:
         """``grad`` in this node's shape and dtype (tensors sum over broadcast axes); identity for scalars."""
         return grad
 
-    def _store_adjoint(self, adjoint: Any) -> None:  # pragma: no cover - abstract
-        """Keep this node's adjoint from one backward walk: intermediates overwrite, leaves accumulate."""
+    @classmethod
+    def _store_adjoints(cls, walk: Iterator[tuple[Node, Any, tuple]]) -> None:  # pragma: no cover - abstract
+        """Keep each node's adjoint from one backward walk in ``.grad``: intermediates overwrite, leaves
+        accumulate."""
         raise NotImplementedError
 
     # --- graph API ------------------------------------------------------------------------------
@@ -267,6 +269,5 @@ def walk_backward(root: Node, seed: Any) -> Iterator[tuple[Node, Any, tuple]]:
 
 
 def run_backward(root: Node, seed: Any) -> None:
-    """Backpropagate from ``root``: the reverse walk, each node's engine storing its adjoint in ``.grad``."""
-    for node, adjoint, _ in walk_backward(root, seed):
-        node._store_adjoint(adjoint)
+    """Backpropagate from ``root``: the reverse walk, the engine storing each adjoint in ``.grad``."""
+    type(root)._store_adjoints(walk_backward(root, seed))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 from autograd_viz.errors import DomainError, GraphError, OperandError
@@ -65,11 +66,13 @@ class Value(Node):
             raise OperandError(f"Value: expected a number, got a {type(data).__name__} (use .data)")
         make_node(self, _as_float(data, "Value"), requires_grad=requires_grad, name=name, role=role)
 
-    def _store_adjoint(self, adjoint: float) -> None:
-        if self.op is None:
-            self.grad += adjoint  # leaves accumulate across backward() calls
-        else:
-            self.grad = adjoint  # intermediates hold this walk's adjoint
+    @classmethod
+    def _store_adjoints(cls, walk: Iterator[tuple[Node, Any, tuple]]) -> None:
+        for node, adjoint, _ in walk:
+            if node.op is None:
+                node.grad += adjoint  # leaves accumulate across backward() calls
+            else:
+                node.grad = adjoint  # intermediates hold this walk's adjoint
 
     # --- operators: each computes the forward and records one node ----------------------------------
     def __add__(self, other: Any) -> Value:

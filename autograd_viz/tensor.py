@@ -6,6 +6,7 @@ Float64 by default (exact checks); pass ``dtype=np.float32`` (or a float32 array
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -88,13 +89,22 @@ class Tensor(Node):
             grad = _unbroadcast(grad, data.shape)
         return grad
 
-    def _store_adjoint(self, adjoint: np.ndarray) -> None:
-        if self.op is not None:
-            self.grad = adjoint  # intermediates hold this walk's adjoint (it may be shared: read only)
-        elif self.grad is None:
-            self.grad = np.array(adjoint, dtype=self.data.dtype)  # a leaf owns a copy (optimizers write in place)
-        else:
-            self.grad = self.grad + adjoint  # leaves accumulate across backward() calls
+    @classmethod
+    def _store_adjoints(cls, walk: Iterator[tuple[Node, Any, tuple]]) -> None:
+        held: set[int] = set()  # arrays another node (or the caller's seed) holds: a leaf must not alias them
+        for node, adjoint, _ in walk:
+            if not held:
+                held.add(id(adjoint))  # the seed
+            if node.op is not None:
+                node.grad = adjoint  # intermediates hold this walk's adjoint (it may be shared: read only)
+                held.add(id(adjoint))
+            elif node.grad is None:  # a leaf owns its gradient array (optimizers update it in place)
+                owned = (id(adjoint) not in held and adjoint.dtype == node.data.dtype and adjoint.flags.owndata
+                         and adjoint.flags.writeable)
+                node.grad = adjoint if owned else np.array(adjoint, dtype=node.data.dtype)
+                held.add(id(node.grad))
+            else:
+                node.grad = node.grad + adjoint  # leaves accumulate across backward() calls
 
     # --- properties -------------------------------------------------------------------------------
     @property
