@@ -119,7 +119,7 @@ class Node:
 
 # --- recording: the one node factory ----------------------------------------------------------------------
 def make_node(node: Any, data: Any, op: OpDef | None = None, parents: tuple = (), attrs: dict | None = None,
-              saved: Any = None, *, requires_grad: bool = False, name: str | None = None,
+              saved: Any = None, requires_grad: bool = False, name: str | None = None,
               role: str | None = None) -> Any:
     """Fill every field of ``node`` (a fresh ``Value``/``Tensor``) and return it: the one place they are set.
 

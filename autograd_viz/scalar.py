@@ -76,28 +76,28 @@ class Value(Node):
 
     # --- operators: each computes the forward and records one node ----------------------------------
     def __add__(self, other: Any) -> Value:
-        return _binary(_ADD, self, _value(other, "add"))
+        return _binary(_ADD, self, other if type(other) is Value else _value(other, "add"))
 
     def __radd__(self, other: Any) -> Value:
-        return _binary(_ADD, _value(other, "add"), self)
+        return _binary(_ADD, other if type(other) is Value else _value(other, "add"), self)
 
     def __sub__(self, other: Any) -> Value:
-        return _binary(_SUB, self, _value(other, "sub"))
+        return _binary(_SUB, self, other if type(other) is Value else _value(other, "sub"))
 
     def __rsub__(self, other: Any) -> Value:
-        return _binary(_SUB, _value(other, "sub"), self)
+        return _binary(_SUB, other if type(other) is Value else _value(other, "sub"), self)
 
     def __mul__(self, other: Any) -> Value:
-        return _binary(_MUL, self, _value(other, "mul"))
+        return _binary(_MUL, self, other if type(other) is Value else _value(other, "mul"))
 
     def __rmul__(self, other: Any) -> Value:
-        return _binary(_MUL, _value(other, "mul"), self)
+        return _binary(_MUL, other if type(other) is Value else _value(other, "mul"), self)
 
     def __truediv__(self, other: Any) -> Value:
-        return _binary(_DIV, self, _value(other, "div"))
+        return _binary(_DIV, self, other if type(other) is Value else _value(other, "div"))
 
     def __rtruediv__(self, other: Any) -> Value:
-        return _binary(_DIV, _value(other, "div"), self)
+        return _binary(_DIV, other if type(other) is Value else _value(other, "div"), self)
 
     def __pow__(self, other: Any) -> Value:
         if isinstance(other, Value):
@@ -105,7 +105,7 @@ class Value(Node):
         return _unary(_POWC, self, {"p": _as_float(other, "pow")})
 
     def __rpow__(self, other: Any) -> Value:
-        return _binary(_POW, _value(other, "pow"), self)
+        return _binary(_POW, other if type(other) is Value else _value(other, "pow"), self)
 
     def __matmul__(self, other: Any) -> Value:
         raise OperandError("matmul: a Value is a scalar; use * (or Tensor for vectors and matrices)")
@@ -187,7 +187,7 @@ def _value(other: Any, op: str) -> Value:
         raise OperandError(f"{op}: cannot mix a Value with a {type(other).__name__}")
     else:
         data = _as_float(other, op)
-    return make_node(_new(Value), data, role="const")
+    return make_node(_new(Value), data, None, (), None, None, False, None, "const")
 
 
 def _binary(op: OpDef, a: Value, b: Value) -> Value:
