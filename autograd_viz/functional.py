@@ -11,16 +11,15 @@ from typing import Any
 import numpy as np
 
 from autograd_viz.errors import DomainError, OperandError, ShapeError
-from autograd_viz.graph import Node
 from autograd_viz.ops import OPS
 from autograd_viz.scalar import Value
-from autograd_viz.tensor import Tensor
+from autograd_viz.tensor import Tensor, apply_unchecked
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _node(x: Any, fn: str) -> Node:
-    if isinstance(x, Node):
+def _node(x: Any, fn: str) -> Value | Tensor:
+    if isinstance(x, Value | Tensor):
         return x
     if isinstance(x, np.ndarray):
         return Tensor(x)
@@ -122,8 +121,8 @@ def cross_entropy(logits: Any, target: Any, label_smoothing: float = 0.0, reduct
     elif t.shape != (n, c):
         raise ShapeError(f"cross_entropy: logits {logits.shape} and target {t.shape} do not fit: "
                          f"expected ({n},) class indices or ({n}, {c}) probabilities")
-    out = Tensor._apply(OPS["cross_entropy"], logits, target=t, label_smoothing=float(label_smoothing),
-                        reduction=reduction)
+    out = apply_unchecked(OPS["cross_entropy"], logits, target=t, label_smoothing=float(label_smoothing),
+                          reduction=reduction)
     if single and reduction == "none":
         out = out.reshape(())
     return out
@@ -139,4 +138,4 @@ def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Any:
     target = pred._lift(target, "mse_loss")
     if pred.shape != target.shape:
         raise ShapeError(f"mse_loss: pred {pred.shape} and target {target.shape} must have the same shape")
-    return Tensor._apply(OPS["mse_loss"], pred, target, reduction=reduction)
+    return apply_unchecked(OPS["mse_loss"], pred, target, reduction=reduction)

@@ -1,7 +1,19 @@
-"""The graph core shared by ``Value`` and ``Tensor``: nodes, topological order, backward, ``no_grad``.
+"""The graph core shared by ``Value`` and ``Tensor``: nodes, recording, the one reverse walk, ``no_grad``.
 
 A node records its op (an entry of :data:`autograd_viz.ops.OPS`), its inputs *in order with repeats*
 (``a*a`` has two input edges), its value, a creation index (deterministic drawings) and an optional name.
+
+Reading order (the graph core; `Value`'s docstring in scalar.py tells the scalar story in two files):
+
+1. :func:`make_node` — the one node factory: how an op result records its op and inputs (when grad mode is
+   on and an input requires grad), and how leaves are made.
+2. :func:`input_gradients` — one node's local step: the op's backward (its vector-Jacobian product, written in
+   ``autograd_viz/ops/``) turns the node's adjoint into one contribution per input edge.
+3. :func:`walk_backward` — the reverse walk: consumers before inputs, each node's adjoint is the sum of
+   the contributions of its edges. Drawings, the stepper and worked solutions read this walk directly.
+4. :func:`run_backward` — the same walk, each engine storing the adjoints in ``.grad`` (``Tensor.backward``).
+   ``Value.backward`` runs the same steps as a plain loop over floats in ``scalar.py`` (the scalar fast path,
+   and the lesson: micrograd's loop with our semantics), checked against this walk in the tests.
 
 ``backward()`` semantics (documented contract): every call computes :math:`\\partial L/\\partial v` afresh
 for the intermediate nodes of the graph (their ``grad`` is overwritten, and kept for drawing), while
@@ -13,6 +25,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from operator import attrgetter
 from typing import Any
 
@@ -20,24 +33,31 @@ from autograd_viz.errors import DomainError
 from autograd_viz.ops import OpDef
 
 _creation_counter = itertools.count()
-_grad_enabled = True
+_next_index = _creation_counter.__next__
+_new = object.__new__
+
+#: Grad mode, per thread and per ``contextvars`` context (as PyTorch's is): a new thread starts recording.
+_grad_mode: ContextVar[bool] = ContextVar("autograd_viz_grad_mode", default=True)
+_grad_mode_get = _grad_mode.get
 
 
 def is_grad_enabled() -> bool:
-    """Whether new ops are recorded in the graph (false inside :func:`no_grad`)."""
-    return _grad_enabled
+    """Whether new ops are recorded in the graph in this thread/context (false inside :func:`no_grad`)."""
+    return _grad_mode_get()
 
 
 @contextmanager
 def no_grad() -> Iterator[None]:
-    """Run ops without recording them: results are leaves that do not require grad (process-wide switch)."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
+    """Run ops without recording them: results are leaves that do not require grad.
+
+    The switch is per thread and per ``contextvars`` context: another thread's ``no_grad`` never changes
+    whether this one records.
+    """
+    token = _grad_mode.set(False)
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _grad_mode.reset(token)
 
 
 class Node:
@@ -63,27 +83,20 @@ class Node:
 
     #: The math backend of the subclass (``ScalarMath`` or ``ArrayMath``).
     math: Any = None
-    #: True when gradients are Python floats that start at 0.0 and accumulate with ``+=`` (``Value``).
-    float_grads: bool = False
-
-    def _init_node(self, data: Any, name: str | None, requires_grad: bool, role: str | None) -> None:
-        self.data = data
-        self.grad = self._zero_grad_value()
-        self.op = None
-        self.parents = ()
-        self.attrs = None
-        self.saved = None
-        self.name = name
-        self.index = next(_creation_counter)
-        self.requires_grad = requires_grad
-        self.role = role
+    #: The gradient of a node nothing has flowed into yet (``0.0`` for ``Value``, ``None`` for ``Tensor``).
+    empty_grad: Any = None
+    #: Whether contributions must be fitted to the input (``Tensor``: dtype and broadcasting; ``Value``: no).
+    fits_grads: bool = False
 
     # --- hooks each engine provides -------------------------------------------------------------
-    def _zero_grad_value(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _fit_grad(self, grad: Any) -> Any:
+        """``grad`` in this node's shape and dtype (tensors sum over broadcast axes); identity for scalars."""
+        return grad
 
-    def _accumulate(self, grad: Any, owned: bool = False) -> None:  # pragma: no cover - abstract
-        """Add ``grad`` to ``self.grad``; ``owned`` promises that no other node or caller holds ``grad``."""
+    @classmethod
+    def _store_adjoints(cls, walk: Iterator[tuple[Node, Any, tuple]]) -> None:  # pragma: no cover - abstract
+        """Keep each node's adjoint from one backward walk in ``.grad``: intermediates overwrite, leaves
+        accumulate."""
         raise NotImplementedError
 
     # --- graph API ------------------------------------------------------------------------------
@@ -94,7 +107,7 @@ class Node:
 
     def zero_grad(self) -> None:
         """Reset this node's gradient (leaves accumulate across ``backward()`` calls)."""
-        self.grad = self._zero_grad_value()
+        self.grad = self.empty_grad
 
     def detach(self) -> Node:  # pragma: no cover - each engine overrides
         raise NotImplementedError
@@ -104,6 +117,42 @@ class Node:
         return self.name if self.name is not None else f"v{self.index}"
 
 
+# --- recording: the one node factory ----------------------------------------------------------------------
+def make_node(node: Any, data: Any, op: OpDef | None = None, parents: tuple = (), attrs: dict | None = None,
+              saved: Any = None, requires_grad: bool = False, name: str | None = None,
+              role: str | None = None) -> Any:
+    """Fill every field of ``node`` (a fresh ``Value``/``Tensor``) and return it: the one place they are set.
+
+    With an ``op`` this is how an op result records itself: the node remembers its op, its inputs (in order,
+    with repeats), attributes and saved values (what its backward needs) when grad mode is on and an input
+    requires grad; otherwise it becomes a plain leaf that does not require grad. Without an ``op`` it is a
+    leaf made by the user (``requires_grad``, ``name`` and ``role`` as given).
+    """
+    node.data = data
+    node.grad = node.empty_grad
+    node.name = name
+    node.index = _next_index()
+    node.role = role
+    if op is not None:
+        if _grad_mode_get():
+            for parent in parents:
+                if parent.requires_grad:
+                    node.op = op
+                    node.parents = parents
+                    node.attrs = attrs
+                    node.saved = saved
+                    node.requires_grad = True
+                    return node
+        requires_grad = False  # not recorded: a constant result
+    node.op = None
+    node.parents = ()
+    node.attrs = None
+    node.saved = None
+    node.requires_grad = requires_grad
+    return node
+
+
+# --- order ------------------------------------------------------------------------------------------------
 def topological_order(root: Node) -> list[Node]:
     """All nodes ``root`` depends on, inputs before the ops that use them, ``root`` last.
 
@@ -121,7 +170,7 @@ def _reachable(root: Node, leaves: bool) -> list[Node]:
 
     That order is nearly reverse creation order (exactly so for chains), which makes sorting it cheap.
     """
-    nodes = []
+    nodes: list[Node] = []
     emit = nodes.append
     seen = {root}  # nodes hash by identity (Node defines no __eq__)
     add = seen.add
@@ -141,71 +190,84 @@ def _reachable(root: Node, leaves: bool) -> list[Node]:
 _creation_index = attrgetter("index")
 
 
-def input_gradients(node: Node, grad: Any) -> tuple:
-    """The op's vector-Jacobian product: one gradient contribution per input of ``node``.
+def backward_order(root: Node) -> list[Node]:
+    """The op nodes ``root`` depends on, every consumer before its inputs (newest first): the order of the
+    reverse walk. Leaves are not listed: they only receive gradients."""
+    order = _reachable(root, leaves=False)
+    order.sort(key=_creation_index, reverse=True)
+    return order
 
-    Contributions are reduced to each input's shape (tensor broadcasting), ``None`` where an input needs
-    no gradient. This is what ``backward`` sends along each edge, and what drawings label edges with.
+
+# --- the reverse walk -------------------------------------------------------------------------------------
+def input_gradients(node: Node, grad: Any) -> tuple:
+    """The op's vector-Jacobian product at ``node``: one gradient contribution per input edge.
+
+    The op's backward gets its inputs, output, attributes, saved values and which inputs need a gradient;
+    contributions are ``None`` where an input needs no gradient, and fitted to each input's shape (tensor
+    broadcasting). This is what the reverse walk sends along each edge, and what drawings label edges with.
     """
     op = node.op
     if op is None:
         return ()
-    grads = op.backward(node.math, grad, node)
-    return tuple(
-        parent._fit_grad(g) if g is not None and parent.requires_grad else None
-        for parent, g in zip(node.parents, grads, strict=True)
-    )
+    parents = node.parents
+    if len(parents) == 1:  # spelled out for one and two inputs: this runs once per node of every backward
+        (a,) = parents
+        need_a = a.requires_grad
+        parts: tuple = op.backward(node.math, grad, (a.data,), node.data, node.attrs, node.saved, (need_a,))
+        if not need_a:
+            parts = (None,)
+    elif len(parents) == 2:
+        a, b = parents
+        need_a, need_b = a.requires_grad, b.requires_grad
+        parts = op.backward(node.math, grad, (a.data, b.data), node.data, node.attrs, node.saved, (need_a, need_b))
+        if not (need_a and need_b):
+            parts = (parts[0] if need_a else None, parts[1] if need_b else None)
+    else:
+        needs = tuple([p.requires_grad for p in parents])
+        grads = op.backward(node.math, grad, tuple([p.data for p in parents]), node.data, node.attrs, node.saved,
+                            needs)
+        parts = tuple([g if need else None for g, need in zip(grads, needs, strict=True)])
+    if node.fits_grads:
+        return tuple([None if g is None else p._fit_grad(g) for p, g in zip(parents, parts, strict=True)])
+    return parts
+
+
+def walk_backward(root: Node, seed: Any) -> Iterator[tuple[Node, Any, tuple]]:
+    r"""Reverse-mode sweep from ``root`` with :math:`\bar{L} =` ``seed``: yields ``(node, adjoint, parts)``.
+
+    Each node that receives a gradient comes once, when its adjoint
+    :math:`\bar{v} = \sum_{\text{edges } v \to c} \bar{c}\,\partial c/\partial v` is complete, in reverse
+    topological order: op nodes consumers first (by creation index, newest first), then the leaves (newest
+    first). ``parts[i]`` is the contribution sent along the edge to ``node.parents[i]`` (``None`` where that
+    input needs no gradient; ``()`` for a leaf). Nothing is stored on the nodes: :func:`run_backward` does
+    that, drawings only read.
+    """
+    if root.op is None:
+        yield root, seed, ()
+        return
+    order = backward_order(root)  # the op nodes, every consumer before its inputs; leaves only receive
+    adjoint = {root: seed}
+    take, get = adjoint.pop, adjoint.get
+    node = root
+    try:
+        for node in order:
+            grad = take(node, None)
+            if grad is None:  # no contribution arrived (an op whose backward gave none): nothing to send on
+                continue
+            parts = input_gradients(node, grad)  # ḡ times the op's local derivative, per input edge
+            yield node, grad, parts
+            for parent, part in zip(node.parents, parts):  # noqa: B905 (same length by construction)
+                if part is not None:  # None: that input needs no gradient
+                    so_far = get(parent)
+                    adjoint[parent] = part if so_far is None else so_far + part  # a*a: both edges add up
+    except (ZeroDivisionError, OverflowError) as exc:
+        assert node.op is not None
+        raise DomainError(f"backward: the derivative of {node.op.name} at node {node.label()} is not finite "
+                          f"(inputs {[p.data for p in node.parents]}): {exc}") from None
+    for leaf in sorted(adjoint, key=_creation_index, reverse=True):  # what is left: the leaves' totals
+        yield leaf, adjoint[leaf], ()
 
 
 def run_backward(root: Node, seed: Any) -> None:
-    """Reverse-mode sweep from ``root`` with :math:`\\bar{L} = ` ``seed``; see the module docstring."""
-    order = _reachable(root, leaves=False)  # leaves only receive: the sweep visits op nodes alone
-    order.sort(key=_creation_index, reverse=True)  # every consumer before its inputs
-    math = root.math
-    if root.float_grads:  # Value: gradients are Python floats; inline the accumulation (the scalar hot path)
-        for node in order:
-            if node.op is not None:
-                node.grad = 0.0
-        root.grad += seed
-        node = root
-        try:
-            for node in order:
-                op = node.op
-                if op is None:
-                    continue
-                grads = op.backward(math, node.grad, node)
-                parents = node.parents
-                if len(parents) == 2:  # unpacking beats zip() here by ~40%: this loop runs once per node
-                    a, b = parents
-                    ga, gb = grads
-                    if ga is not None and a.requires_grad:
-                        a.grad += ga
-                    if gb is not None and b.requires_grad:
-                        b.grad += gb
-                elif len(parents) == 1:
-                    (ga,) = grads
-                    a = parents[0]
-                    if ga is not None and a.requires_grad:
-                        a.grad += ga
-                else:
-                    for parent, g in zip(parents, grads):  # noqa: B905 (hot loop)
-                        if g is not None and parent.requires_grad:
-                            parent.grad += g
-        except (ZeroDivisionError, OverflowError) as exc:
-            raise DomainError(f"backward: the derivative of {node.op.name} at node {node.label()} is not finite "
-                              f"(inputs {[p.data for p in node.parents]}): {exc}") from None
-        return
-    for node in order:
-        if node.op is not None:
-            node.grad = node._zero_grad_value()
-    root._accumulate(seed)
-    for node in order:
-        op = node.op
-        grad = node.grad
-        if op is None or grad is None:
-            continue
-        grads = op.backward(math, grad, node)
-        for parent, g in zip(node.parents, grads):  # noqa: B905 (hot loop)
-            if g is not None and parent.requires_grad:
-                # A fresh contribution may be kept as is; ``grad`` itself, or one sent to two inputs, is shared.
-                parent._accumulate(g, g is not grad and sum(x is g for x in grads) == 1)
+    """Backpropagate from ``root``: the reverse walk, the engine storing each adjoint in ``.grad``."""
+    type(root)._store_adjoints(walk_backward(root, seed))

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
-from autograd_viz import graph as _graph
 from autograd_viz.errors import DomainError, GraphError, OperandError
-from autograd_viz.graph import Node, run_backward
+from autograd_viz.graph import Node, backward_order, make_node
 from autograd_viz.ops import OPS, OpDef, ScalarMath
 
 _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
 _POW, _POWC = OPS["pow"], OPS["powc"]
-_OP = OPS
-_next_index = _graph._creation_counter.__next__
 _new = object.__new__
 
 
@@ -34,66 +32,72 @@ def _as_float(data: Any, where: str) -> float:
 
 
 class Value(Node):
-    """A scalar in the graph: ``.data`` and ``.grad`` are Python floats (float64)."""
+    """A scalar in the graph: ``.data`` and ``.grad`` are Python floats (float64).
+
+    ``Value(data, *, name=None, requires_grad=True, role=None)``: everything after ``data`` by keyword.
+
+    How backprop works, to read in two files (this one and ``autograd_viz/ops/elementwise.py``):
+
+    1. **Recording** — ``a * b`` calls :func:`_binary` below, which computes ``a.data * b.data`` with the op's
+       forward and makes the result node with :func:`autograd_viz.graph.make_node`: it remembers its op (an
+       entry of the one op table, ``OPS["mul"]``) and its inputs ``(a, b)``, in order and with repeats
+       (``a * a`` has two edges to ``a``).
+    2. **Local derivatives** — each op's backward in ``autograd_viz/ops/elementwise.py``
+       (``_mul_backward``: ``return g * b, g * a``) multiplies the upstream adjoint :math:`\\bar{g}` by the
+       op's local derivative, once per input edge.
+    3. **The reverse loop** — :func:`backpropagate` at the end of this file: nodes consumers first, each op's
+       backward called once, each contribution *added* to its input's ``.grad``. No recursion (a
+       1,000,000-op chain is fine); intermediates are recomputed on every ``backward()`` and leaves
+       accumulate, so calling it again is repeatable after ``zero_grad()``. It is the float fast path of the
+       graph core's :func:`autograd_viz.graph.walk_backward`, which drawings read (the tests check they agree).
+    """
 
     __slots__ = ()
     math = ScalarMath
-    float_grads = True
+    empty_grad = 0.0
     __array_ufunc__ = None  # ndarray <op> Value raises (via Value's reflected operator) instead of looping
 
-    def __init__(self, data: float, name: str | None = None, requires_grad: bool = True,
+    def __init__(self, data: float, *positional: Any, name: str | None = None, requires_grad: bool = True,
                  role: str | None = None) -> None:
+        if positional:
+            raise OperandError(f"Value: pass the arguments after data by keyword, e.g. Value({data!r}, name="
+                               f"'a', requires_grad=True); got {len(positional)} extra positional argument(s)")
         if isinstance(data, Node):
             raise OperandError(f"Value: expected a number, got a {type(data).__name__} (use .data)")
-        self._init_node(_as_float(data, "Value"), name, requires_grad, role)
+        make_node(self, _as_float(data, "Value"), requires_grad=requires_grad, name=name, role=role)
 
-    # --- engine hooks ---------------------------------------------------------------------------
-    def _zero_grad_value(self) -> float:
-        return 0.0
+    @classmethod
+    def _store_adjoints(cls, walk: Iterator[tuple[Node, Any, tuple]]) -> None:
+        for node, adjoint, _ in walk:
+            if node.op is None:
+                node.grad += adjoint  # leaves accumulate across backward() calls
+            else:
+                node.grad = adjoint  # intermediates hold this walk's adjoint
 
-    def _accumulate(self, grad: float, owned: bool = False) -> None:
-        self.grad += grad
-
-    def _fit_grad(self, grad: float) -> float:
-        return grad
-
-    # --- building ---------------------------------------------------------------------------------
-    @staticmethod
-    def _lift(other: Any, op: str) -> Value:
-        return other if isinstance(other, Value) else _lift(other, op)
-
-    @staticmethod
-    def _apply(op: OpDef, *parents: Value, **attrs: Any) -> Value:
-        """``op(*parents, **attrs)`` as a new node, for any scalar op of the table (used by generic code/tests)."""
-        if len(parents) == 2 and not attrs:
-            return _binary(op, parents[0], parents[1])
-        if len(parents) == 1:
-            return _unary(op, parents[0], attrs or None)
-        raise OperandError(f"{op.name}: the scalar engine has no op of {len(parents)} inputs with attributes")
-
+    # --- operators: each computes the forward and records one node ----------------------------------
     def __add__(self, other: Any) -> Value:
-        return _binary(_ADD, self, other if type(other) is Value else _lift(other, "add"))
+        return _binary(_ADD, self, other if type(other) is Value else _value(other, "add"))
 
     def __radd__(self, other: Any) -> Value:
-        return _binary(_ADD, other if type(other) is Value else _lift(other, "add"), self)
+        return _binary(_ADD, other if type(other) is Value else _value(other, "add"), self)
 
     def __sub__(self, other: Any) -> Value:
-        return _binary(_SUB, self, other if type(other) is Value else _lift(other, "sub"))
+        return _binary(_SUB, self, other if type(other) is Value else _value(other, "sub"))
 
     def __rsub__(self, other: Any) -> Value:
-        return _binary(_SUB, other if type(other) is Value else _lift(other, "sub"), self)
+        return _binary(_SUB, other if type(other) is Value else _value(other, "sub"), self)
 
     def __mul__(self, other: Any) -> Value:
-        return _binary(_MUL, self, other if type(other) is Value else _lift(other, "mul"))
+        return _binary(_MUL, self, other if type(other) is Value else _value(other, "mul"))
 
     def __rmul__(self, other: Any) -> Value:
-        return _binary(_MUL, other if type(other) is Value else _lift(other, "mul"), self)
+        return _binary(_MUL, other if type(other) is Value else _value(other, "mul"), self)
 
     def __truediv__(self, other: Any) -> Value:
-        return _binary(_DIV, self, other if type(other) is Value else _lift(other, "div"))
+        return _binary(_DIV, self, other if type(other) is Value else _value(other, "div"))
 
     def __rtruediv__(self, other: Any) -> Value:
-        return _binary(_DIV, other if type(other) is Value else _lift(other, "div"), self)
+        return _binary(_DIV, other if type(other) is Value else _value(other, "div"), self)
 
     def __pow__(self, other: Any) -> Value:
         if isinstance(other, Value):
@@ -101,7 +105,7 @@ class Value(Node):
         return _unary(_POWC, self, {"p": _as_float(other, "pow")})
 
     def __rpow__(self, other: Any) -> Value:
-        return _binary(_POW, _lift(other, "pow"), self)
+        return _binary(_POW, other if type(other) is Value else _value(other, "pow"), self)
 
     def __matmul__(self, other: Any) -> Value:
         raise OperandError("matmul: a Value is a scalar; use * (or Tensor for vectors and matrices)")
@@ -115,31 +119,31 @@ class Value(Node):
         return self
 
     def __abs__(self) -> Value:
-        return _unary(_OP["abs"], self)
+        return _unary(OPS["abs"], self)
 
     def exp(self) -> Value:
-        return _unary(_OP["exp"], self)
+        return _unary(OPS["exp"], self)
 
     def log(self) -> Value:
-        return _unary(_OP["log"], self)
+        return _unary(OPS["log"], self)
 
     def sqrt(self) -> Value:
-        return _unary(_OP["sqrt"], self)
+        return _unary(OPS["sqrt"], self)
 
     def abs(self) -> Value:
-        return _unary(_OP["abs"], self)
+        return _unary(OPS["abs"], self)
 
     def tanh(self) -> Value:
-        return _unary(_OP["tanh"], self)
+        return _unary(OPS["tanh"], self)
 
     def sigmoid(self) -> Value:
-        return _unary(_OP["sigmoid"], self)
+        return _unary(OPS["sigmoid"], self)
 
     def relu(self) -> Value:
-        return _unary(_OP["relu"], self)
+        return _unary(OPS["relu"], self)
 
     def leaky_relu(self, alpha: float = 0.01) -> Value:
-        return _unary(_OP["leaky_relu"], self, {"alpha": _as_float(alpha, "leaky_relu alpha")})
+        return _unary(OPS["leaky_relu"], self, {"alpha": _as_float(alpha, "leaky_relu alpha")})
 
     # --- gradients ----------------------------------------------------------------------------------
     def backward(self, grad: float = 1.0) -> None:
@@ -153,7 +157,7 @@ class Value(Node):
         seed = _as_float(grad, "backward grad")
         if not math.isfinite(self.data):
             raise DomainError(f"backward: the output is {self.data} (not finite)")
-        run_backward(self, seed)
+        backpropagate(self, seed)
 
     def detach(self) -> Value:
         """A new leaf with the same number and no history."""
@@ -170,9 +174,11 @@ class Value(Node):
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g}{name})"
 
 
-# --- the hot path: plain functions with the node's fields set inline (no per-node closures or dicts) --------
-def _lift(other: Any, op: str) -> Value:
+# --- building nodes -------------------------------------------------------------------------------------------
+def _value(other: Any, op: str) -> Value:
     """``other`` as a Value: Values pass through, numbers become new constant leaves."""
+    if type(other) is Value:
+        return other
     if type(other) is float:
         data = other
     elif isinstance(other, Value):
@@ -181,70 +187,79 @@ def _lift(other: Any, op: str) -> Value:
         raise OperandError(f"{op}: cannot mix a Value with a {type(other).__name__}")
     else:
         data = _as_float(other, op)
-    out = _new(Value)
-    out.data = data
-    out.grad = 0.0
-    out.op = None
-    out.parents = ()
-    out.attrs = None
-    out.saved = None
-    out.name = None
-    out.index = _next_index()
-    out.requires_grad = False
-    out.role = "const"
-    return out
+    return make_node(_new(Value), data, None, (), None, None, False, None, "const")
 
 
 def _binary(op: OpDef, a: Value, b: Value) -> Value:
-    """``op(a, b)`` as a new node; recorded when an input requires grad and grad mode is on."""
+    """``op(a, b)``: the forward on the two numbers, recorded as a node with inputs ``(a, b)``."""
     try:
         data = op.forward(ScalarMath, a.data, b.data)
     except ZeroDivisionError:
         raise DomainError(f"{op.name}: division by zero ({a.data!r} / {b.data!r})") from None
     except OverflowError:
         data = math.inf
-    out = _new(Value)
-    out.data = data
-    out.grad = 0.0
-    out.attrs = None
-    out.saved = None
-    out.name = None
-    out.index = _next_index()
-    out.role = None
-    if (a.requires_grad or b.requires_grad) and _graph._grad_enabled:
-        out.op = op
-        out.parents = (a, b)
-        out.requires_grad = True
-    else:
-        out.op = None
-        out.parents = ()
-        out.requires_grad = False
-    return out
+    return make_node(_new(Value), data, op, (a, b))
 
 
 def _unary(op: OpDef, x: Value, attrs: dict | None = None) -> Value:
-    """``op(x, **attrs)`` as a new node; see :func:`_binary`."""
+    """``op(x, **attrs)``: see :func:`_binary`."""
     try:
         data = op.forward(ScalarMath, x.data, **attrs) if attrs else op.forward(ScalarMath, x.data)
     except ZeroDivisionError:
         raise DomainError(f"{op.name}: division by zero at {x.data!r}") from None
     except OverflowError:
         data = math.inf
-    out = _new(Value)
-    out.data = data
-    out.grad = 0.0
-    out.saved = None
-    out.name = None
-    out.index = _next_index()
-    out.role = None
-    if x.requires_grad and _graph._grad_enabled:
-        out.op = op
-        out.parents = (x,)
-        out.attrs = attrs
-        out.requires_grad = True
-    else:
-        out.op = None
-        out.parents = ()
-        out.attrs = None
-        out.requires_grad = False
-    return out
+    return make_node(_new(Value), data, op, (x,), attrs)
+
+
+def apply_unchecked(op: OpDef, *inputs: Value, **attrs: Any) -> Value:
+    """``op(*inputs, **attrs)`` for any scalar op of the table, without operand checks (generic code, tests).
+
+    Public but internal: the operators above are the user-facing way; this is for code that already holds
+    ``Value`` inputs and an ``OpDef``.
+    """
+    if len(inputs) == 2 and not attrs:
+        return _binary(op, inputs[0], inputs[1])
+    if len(inputs) == 1:
+        return _unary(op, inputs[0], attrs or None)
+    raise OperandError(f"{op.name}: the scalar engine has no op of {len(inputs)} inputs with attributes")
+
+
+# --- the reverse loop -------------------------------------------------------------------------------------------
+def backpropagate(root: Value, seed: float = 1.0) -> None:
+    """Reverse-mode sweep from ``root`` with ``root``'s adjoint :math:`\\bar{L}` = ``seed``, into ``.grad``.
+
+    The chain rule as a loop: visit the op nodes so that every node comes after all the ops that use it
+    (newest first), then hand each input its share ``ḡ · ∂out/∂input`` (the op's backward multiplies) and
+    *add* it to the input's gradient, because a value used twice (``a * a``, a reused ``h``) collects a
+    contribution from every use.
+    """
+    order = backward_order(root)  # the op nodes, every consumer before its inputs
+    for node in order:
+        node.grad = 0.0  # intermediates start afresh on every call; leaves keep accumulating
+    root.grad = seed if root.op is not None else root.grad + seed
+    node = root
+    try:
+        for node in order:
+            parents = node.parents
+            if len(parents) == 2:  # unpacked by hand: this loop runs once per node
+                a, b = parents
+                need_a, need_b = a.requires_grad, b.requires_grad
+                ga, gb = node.op.backward(ScalarMath, node.grad, (a.data, b.data), node.data, node.attrs, None,
+                                          _NEEDS_2[need_a][need_b])
+                if need_a:
+                    a.grad += ga
+                if need_b:
+                    b.grad += gb
+            else:
+                (a,) = parents
+                if a.requires_grad:
+                    (ga,) = node.op.backward(ScalarMath, node.grad, (a.data,), node.data, node.attrs, None, _NEEDS_1)
+                    a.grad += ga
+    except (ZeroDivisionError, OverflowError) as exc:
+        raise DomainError(f"backward: the derivative of {node.op.name} at node {node.label()} is not finite "
+                          f"(inputs {[p.data for p in node.parents]}): {exc}") from None
+
+
+_NEEDS_1 = (True,)
+_NEEDS_2 = (((False, False), (False, True)), ((True, False), (True, True)))  # indexed by two bools: no tuple built

@@ -6,17 +6,16 @@ Float64 by default (exact checks); pass ``dtype=np.float32`` (or a float32 array
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from autograd_viz import graph as _graph
 from autograd_viz.errors import DomainError, GraphError, OperandError, ShapeError
-from autograd_viz.graph import Node, run_backward
+from autograd_viz.graph import Node, make_node, run_backward
 from autograd_viz.ops import OPS, ArrayMath, OpDef
 
 _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
-_next_index = _graph._creation_counter.__next__
 _new = object.__new__
 
 
@@ -53,7 +52,7 @@ def _normalize_axis(axis: Any, ndim: int, op: str, shape: tuple) -> int | tuple[
     axes = axis if isinstance(axis, tuple | list) else (axis,)
     out = []
     for a in axes:
-        if not isinstance(a, numbers.Integral) or not -ndim <= a < ndim:
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -ndim <= int(a) < ndim:
             raise ShapeError(f"{op}: axis {a!r} is out of range for shape {shape}")
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
@@ -66,18 +65,21 @@ class Tensor(Node):
 
     __slots__ = ()
     math = ArrayMath
+    empty_grad = None
+    fits_grads = True
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operators
 
-    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None,
-                 role: str | None = None) -> None:
+    def __init__(self, data: Any, *positional: Any, requires_grad: bool = False, name: str | None = None,
+                 dtype: Any = None, role: str | None = None) -> None:
+        if positional:
+            raise OperandError(f"Tensor: pass the arguments after data by keyword, e.g. Tensor(x, requires_grad="
+                               f"True, name='w'); got {len(positional)} extra positional argument(s)")
         array = _to_array(data, dtype, "Tensor")
         if requires_grad and array.dtype.kind != "f":
             raise OperandError(f"Tensor: only float tensors can require grad, got dtype {array.dtype}")
-        self._init_node(array, name, requires_grad, role)
+        make_node(self, array, requires_grad=bool(requires_grad), name=name, role=role)
 
     # --- engine hooks ---------------------------------------------------------------------------
-    def _zero_grad_value(self) -> None:
-        return None
 
     def _fit_grad(self, grad: Any) -> np.ndarray:
         data = self.data
@@ -87,17 +89,22 @@ class Tensor(Node):
             grad = _unbroadcast(grad, data.shape)
         return grad
 
-    def _accumulate(self, grad: Any, owned: bool = False) -> None:
-        fitted = self._fit_grad(grad)
-        if self.grad is None:
-            # A leaf owns its gradient, so it copies a shared one (or a view); intermediates may alias.
-            if self.op is None:
-                fresh = owned or fitted is not grad  # given away by the caller, or made anew by _fit_grad
-                if not (fresh and fitted.flags.owndata):
-                    fitted = fitted.copy()
-            self.grad = fitted
-        else:
-            self.grad = self.grad + fitted
+    @classmethod
+    def _store_adjoints(cls, walk: Iterator[tuple[Node, Any, tuple]]) -> None:
+        held: set[int] = set()  # arrays another node (or the caller's seed) holds: a leaf must not alias them
+        for node, adjoint, _ in walk:
+            if not held:
+                held.add(id(adjoint))  # the seed
+            if node.op is not None:
+                node.grad = adjoint  # intermediates hold this walk's adjoint (it may be shared: read only)
+                held.add(id(adjoint))
+            elif node.grad is None:  # a leaf owns its gradient array (optimizers update it in place)
+                owned = (id(adjoint) not in held and adjoint.dtype == node.data.dtype and adjoint.flags.owndata
+                         and adjoint.flags.writeable)
+                node.grad = adjoint if owned else np.array(adjoint, dtype=node.data.dtype)
+                held.add(id(node.grad))
+            else:
+                node.grad = node.grad + adjoint  # leaves accumulate across backward() calls
 
     # --- properties -------------------------------------------------------------------------------
     @property
@@ -124,35 +131,6 @@ class Tensor(Node):
         return len(self.data)
 
     # --- building ---------------------------------------------------------------------------------
-    @staticmethod
-    def _apply(op: OpDef, *parents: Tensor, **attrs: Any) -> Tensor:
-        """``op(*parents, **attrs)`` as a new node, recorded when an input requires grad and grad mode is on."""
-        data = op.forward(ArrayMath, *[p.data for p in parents], **attrs)
-        saved = None
-        if op.saves:
-            data, saved = data
-        if type(data) is not np.ndarray:
-            data = np.asarray(data)
-        out = _new(Tensor)  # the fields of Node._init_node, set inline: this runs for every op
-        out.data = data
-        out.grad = None
-        out.name = None
-        out.index = _next_index()
-        out.role = None
-        if _graph._grad_enabled and any([p.requires_grad for p in parents]):
-            out.op = op
-            out.parents = parents
-            out.attrs = attrs or None
-            out.saved = saved
-            out.requires_grad = True
-        else:
-            out.op = None
-            out.parents = ()
-            out.attrs = None
-            out.saved = None
-            out.requires_grad = False
-        return out
-
     def _lift(self, other: Any, op: str) -> Tensor:
         if isinstance(other, Tensor):
             return other
@@ -170,7 +148,7 @@ class Tensor(Node):
         other = self._lift(other, op.name)
         a, b = (other, self) if reflected else (self, other)
         try:
-            return Tensor._apply(op, a, b)
+            return apply_unchecked(op, a, b)
         except ValueError:  # checked only on failure: the shape test costs as much as a small op
             try:
                 np.broadcast_shapes(a.data.shape, b.data.shape)
@@ -204,20 +182,20 @@ class Tensor(Node):
 
     def __pow__(self, other: Any) -> Tensor:
         if isinstance(other, numbers.Real) and not isinstance(other, bool):
-            return Tensor._apply(OPS["powc"], self, p=float(other))
+            return apply_unchecked(OPS["powc"], self, p=float(other))
         return self._binary(OPS["pow"], other)
 
     def __rpow__(self, other: Any) -> Tensor:
         return self._binary(OPS["pow"], other, reflected=True)
 
     def __neg__(self) -> Tensor:
-        return Tensor._apply(_NEG, self)
+        return apply_unchecked(_NEG, self)
 
     def __pos__(self) -> Tensor:
         return self
 
     def __abs__(self) -> Tensor:
-        return Tensor._apply(OPS["abs"], self)
+        return apply_unchecked(OPS["abs"], self)
 
     def __matmul__(self, other: Any) -> Tensor:
         return self._matmul(self._lift(other, "matmul"))
@@ -237,58 +215,58 @@ class Tensor(Node):
                 np.broadcast_shapes(a[:-2], b[:-2])
             except ValueError:
                 raise ShapeError(f"matmul: {a} @ {b}: batch dimensions do not broadcast") from None
-        return Tensor._apply(OPS["matmul"], self, other)
+        return apply_unchecked(OPS["matmul"], self, other)
 
     # --- elementwise functions ----------------------------------------------------------------------
     def exp(self) -> Tensor:
-        return Tensor._apply(OPS["exp"], self)
+        return apply_unchecked(OPS["exp"], self)
 
     def log(self) -> Tensor:
-        return Tensor._apply(OPS["log"], self)
+        return apply_unchecked(OPS["log"], self)
 
     def sqrt(self) -> Tensor:
-        return Tensor._apply(OPS["sqrt"], self)
+        return apply_unchecked(OPS["sqrt"], self)
 
     def abs(self) -> Tensor:
-        return Tensor._apply(OPS["abs"], self)
+        return apply_unchecked(OPS["abs"], self)
 
     def tanh(self) -> Tensor:
-        return Tensor._apply(OPS["tanh"], self)
+        return apply_unchecked(OPS["tanh"], self)
 
     def sigmoid(self) -> Tensor:
-        return Tensor._apply(OPS["sigmoid"], self)
+        return apply_unchecked(OPS["sigmoid"], self)
 
     def relu(self) -> Tensor:
-        return Tensor._apply(OPS["relu"], self)
+        return apply_unchecked(OPS["relu"], self)
 
     def leaky_relu(self, alpha: float = 0.01) -> Tensor:
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
             raise OperandError(f"leaky_relu: alpha must be a real number, got {type(alpha).__name__} {alpha!r}")
-        return Tensor._apply(OPS["leaky_relu"], self, alpha=float(alpha))
+        return apply_unchecked(OPS["leaky_relu"], self, alpha=float(alpha))
 
     def softmax(self, axis: int = -1) -> Tensor:
-        return Tensor._apply(OPS["softmax"], self, axis=_normalize_axis(axis, self.ndim, "softmax", self.shape))
+        return apply_unchecked(OPS["softmax"], self, axis=_normalize_axis(axis, self.ndim, "softmax", self.shape))
 
     def log_softmax(self, axis: int = -1) -> Tensor:
-        axis = _normalize_axis(axis, self.ndim, "log_softmax", self.shape)
-        return Tensor._apply(OPS["log_softmax"], self, axis=axis)
+        return apply_unchecked(OPS["log_softmax"], self,
+                               axis=_normalize_axis(axis, self.ndim, "log_softmax", self.shape))
 
     # --- reductions and shapes ----------------------------------------------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         axis = _normalize_axis(axis, self.ndim, "sum", self.shape)
-        return Tensor._apply(OPS["sum"], self, axis=axis, keepdims=bool(keepdims))
+        return apply_unchecked(OPS["sum"], self, axis=axis, keepdims=bool(keepdims))
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         axis = _normalize_axis(axis, self.ndim, "mean", self.shape)
         if self.size == 0:
             raise ShapeError(f"mean: empty tensor of shape {self.shape}")
-        return Tensor._apply(OPS["mean"], self, axis=axis, keepdims=bool(keepdims))
+        return apply_unchecked(OPS["mean"], self, axis=axis, keepdims=bool(keepdims))
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         axis = _normalize_axis(axis, self.ndim, "max", self.shape)
         if self.size == 0:
             raise ShapeError(f"max: empty tensor of shape {self.shape}")
-        return Tensor._apply(OPS["max"], self, axis=axis, keepdims=bool(keepdims))
+        return apply_unchecked(OPS["max"], self, axis=axis, keepdims=bool(keepdims))
 
     def reshape(self, *shape: Any) -> Tensor:
         target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
@@ -296,13 +274,21 @@ class Tensor(Node):
             np.empty(self.shape, dtype=np.bool_).reshape(target)  # validate without touching data
         except (ValueError, TypeError):
             raise ShapeError(f"reshape: cannot reshape {self.shape} into {target}") from None
-        return Tensor._apply(OPS["reshape"], self, shape=target)
+        return apply_unchecked(OPS["reshape"], self, shape=target)
 
     def transpose(self, *axes: Any) -> Tensor:
+        """Permute the axes (reverse them when none are given); each axis in ``-ndim..ndim-1``, like NumPy."""
         order = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
-        if order and sorted(int(a) % max(self.ndim, 1) for a in order) != list(range(self.ndim)):
-            raise ShapeError(f"transpose: axes {order} do not permute the {self.ndim} axes of {self.shape}")
-        return Tensor._apply(OPS["transpose"], self, axes=tuple(int(a) % self.ndim for a in order) or None)
+        if not order:
+            return apply_unchecked(OPS["transpose"], self, axes=None)
+        ndim = self.ndim
+        for a in order:  # no modulo: transpose(2, 3) on a 2-D tensor is an error, as in NumPy
+            if isinstance(a, bool) or not isinstance(a, numbers.Integral) or not -ndim <= int(a) < ndim:
+                raise ShapeError(f"transpose: axis {a!r} is out of range for shape {self.shape}")
+        normalized = tuple(int(a) % ndim for a in order)
+        if sorted(normalized) != list(range(ndim)):
+            raise ShapeError(f"transpose: axes {order} do not permute the {ndim} axes of {self.shape}")
+        return apply_unchecked(OPS["transpose"], self, axes=normalized)
 
     def __getitem__(self, index: Any) -> Tensor:
         if isinstance(index, Tensor):
@@ -313,7 +299,7 @@ class Tensor(Node):
             self.data[index]
         except IndexError as exc:
             raise ShapeError(f"getitem: {exc} (tensor shape {self.shape})") from None
-        return Tensor._apply(OPS["getitem"], self, index=index)
+        return apply_unchecked(OPS["getitem"], self, index=index)
 
     # --- gradients ----------------------------------------------------------------------------------
     def backward(self, grad: Any = None) -> None:
@@ -358,3 +344,19 @@ class Tensor(Node):
         name = f", name={self.name!r}" if self.name is not None else ""
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor(shape={self.shape}, dtype={self.dtype}{grad}{name})"
+
+
+def apply_unchecked(op: OpDef, *inputs: Tensor, **attrs: Any) -> Tensor:
+    """``op(*inputs, **attrs)`` as a new node, with no shape, dtype or operand checks.
+
+    Public but internal: the fast path for library code that has validated its operands already (``nn``
+    layers, the training loop, ``functional``); users call the operators and methods, which check first.
+    The node is recorded when grad mode is on and an input requires grad (:func:`autograd_viz.graph.make_node`).
+    """
+    data = op.forward(ArrayMath, *[p.data for p in inputs], **attrs)
+    saved = None
+    if op.saves:
+        data, saved = data
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    return make_node(_new(Tensor), data, op, inputs, attrs or None, saved)

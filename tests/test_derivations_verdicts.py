@@ -155,7 +155,8 @@ def test_bounds_supremum_and_strictness() -> None:
 
 def test_engine_cross_check_catches_a_wrong_backward(monkeypatch: pytest.MonkeyPatch) -> None:
     good = OPS["sigmoid"]
-    monkeypatch.setitem(OPS, "sigmoid", replace(good, backward=lambda m, g, n: (2 * g * n.data * (1 - n.data),)))
+    wrong = replace(good, backward=lambda m, g, x, out, attrs, saved, needs: (2 * g * out * (1 - out),))
+    monkeypatch.setitem(OPS, "sigmoid", wrong)
     c = _claims(FIX / "perceptron.toml", jobs=1)["dL/dw"]
     assert c.verdict == "error" and "engine" in c.message and "backprop gives" in c.message
 

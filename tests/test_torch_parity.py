@@ -134,3 +134,18 @@ def test_batched_matmul_and_broadcast_match_torch():
     ((ta @ tb + tc).tanh() @ tc).sum().backward()
     for ours, theirs in [(a, ta), (b, tb), (c, tc)]:
         np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_pow_at_a_negative_base_matches_pytorch_nan_pattern():
+    """d(x^y)/dy at x < 0 is nan in both engines (undefined), d/dx agrees; x = 0 gives 0 for y > 0 in both."""
+    xs, ys = np.array([-2.0, -0.5, 0.0, 1.5]), np.array([3.0, 2.0, 2.0, -1.5])
+    x, y = Tensor(xs, requires_grad=True), Tensor(ys, requires_grad=True)
+    (x**y).sum().backward()
+    tx = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    ty = torch.tensor(ys, dtype=torch.float64, requires_grad=True)
+    (tx**ty).sum().backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_array_equal(np.isnan(y.grad), np.isnan(ty.grad.numpy()))
+    finite = ~np.isnan(y.grad)
+    np.testing.assert_allclose(y.grad[finite], ty.grad.numpy()[finite], rtol=RTOL, atol=ATOL)
+    assert np.isnan(y.grad[:2]).all()

@@ -11,7 +11,7 @@ from autograd_viz.errors import ConfigError, OperandError, ShapeError
 from autograd_viz.nn import init as initializers
 from autograd_viz.nn.module import Module, Parameter, Sequential
 from autograd_viz.ops import OPS
-from autograd_viz.tensor import Tensor
+from autograd_viz.tensor import Tensor, apply_unchecked
 
 _MATMUL, _ADD, _RELU = OPS["matmul"], OPS["add"], OPS["relu"]
 
@@ -57,8 +57,8 @@ class Linear(Module):
             raise ShapeError(f"Linear {self._prefix.rstrip('.')}: expected input (N, {self.in_features}), "
                              f"got {shape}")
         # Shapes are checked above, so go straight to the op table (the generic operators re-check them).
-        out = Tensor._apply(_MATMUL, x, weight)
-        return Tensor._apply(_ADD, out, self.bias) if self.bias is not None else out
+        out = apply_unchecked(_MATMUL, x, weight)
+        return apply_unchecked(_ADD, out, self.bias) if self.bias is not None else out
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
@@ -81,7 +81,7 @@ class Tanh(Module):
 
 class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
-        return Tensor._apply(_RELU, x) if type(x) is Tensor else x.relu()
+        return apply_unchecked(_RELU, x) if type(x) is Tensor else x.relu()
 
 
 class LeakyReLU(Module):

@@ -18,15 +18,20 @@ from autograd_viz.errors import DomainError
 
 @dataclass(frozen=True)
 class OpDef:
-    """One primitive op: numeric forward, numeric backward (VJP), SymPy forward, readable derivative.
+    """One primitive op: numeric forward, numeric backward (VJP), SymPy forward, readable derivatives.
 
     ``forward(m, *xs, **attrs)`` returns the output, or ``(output, saved)`` when ``saves`` is true.
-    ``backward(m, g, node)`` returns one gradient per input (``None`` where there is none); ``node`` gives
-    ``node.data`` (the output), ``node.parents[i].data`` (the inputs), ``node.attrs`` and ``node.saved``.
+    ``backward(m, g, x, out, attrs, saved, needs)`` returns one gradient per input (``None`` where there is
+    none): ``g`` is the upstream adjoint, ``x`` the tuple of input values, ``out`` the output value, ``attrs``
+    the op's attributes (``None`` when it has none), ``saved`` what the forward saved, ``needs[i]`` whether
+    input ``i`` needs a gradient (an op may skip that work). ``m`` is the math backend (floats or arrays).
     ``sympy(*xs, **attrs)`` is the op on SymPy expressions (``None`` for tensor-only ops).
     ``derivatives[i]`` is a short text of the local derivative d out / d input_i for drawings, with
-    ``{x0}``, ``{x1}``, ``{out}`` and attribute names as placeholders (e.g. ``"{out}(1−{out})"``);
-    ``placeholders(attrs)`` may add computed ones (``powc`` shows ``2·x`` rather than ``2·x^(2−1)``).
+    ``{x0}``, ``{x1}``, ``{out}`` and attribute names as placeholders (e.g. ``"σ({x0})(1−σ({x0}))"``);
+    ``derivative_latex[i]`` is the same derivative in LaTeX. Both are checked against ``sympy.diff`` of the
+    SymPy form (tests/test_ops_text.py). Tensor-only ops write the vector-Jacobian product with ``ḡ``
+    (LaTeX ``\\bar{g}``) for the upstream gradient instead. ``placeholders(values)`` may add computed
+    placeholders from the labels and raw attributes (``powc`` shows ``2·x`` rather than ``2·x^(2−1)``).
     """
 
     name: str
@@ -38,7 +43,6 @@ class OpDef:
     derivatives: tuple[str, ...]
     saves: bool = False
     elementwise: bool = True
-    doc: str = ""
     attr_names: tuple[str, ...] = field(default=())
     placeholders: Callable[[dict], dict] | None = None
     #: The op's name as a function of the expression language (``sigmoid(z)``), ``None`` for operators (``+``).
@@ -47,33 +51,40 @@ class OpDef:
     display: str = ""
     #: The forward in LaTeX with the same placeholders: ``\\sigma\\left({x0}\\right)``.
     latex: str = ""
+    #: ``derivatives`` in LaTeX, one per input, same placeholders: ``1 - \\tanh^{{2}}\\left({x0}\\right)``.
+    derivative_latex: tuple[str, ...] = ()
 
     def local_derivative(self, i: int, labels: list[str], out: str = "out", attrs: dict | None = None) -> str:
         """The readable derivative of the output w.r.t. input ``i``, with the inputs named ``labels``."""
-        template = self.derivatives[i]
-        values = {f"x{k}": label for k, label in enumerate(labels)}
-        values["out"] = out
-        for key, value in (attrs or {}).items():
-            values[key] = _short(value)
-        if self.placeholders is not None:
-            values.update(self.placeholders(attrs or {}))
-        return template.format(**values)
+        return self._fill(self.derivatives[i], labels, attrs, out)
 
+    def local_derivative_latex(self, i: int, labels: list[str], out: str = "out",
+                               attrs: dict | None = None) -> str:
+        """The derivative of the output w.r.t. input ``i`` in LaTeX, with LaTeX ``labels`` for the inputs."""
+        return self._fill(self.derivative_latex[i], labels, attrs, out)
 
     def display_text(self, labels: list[str], attrs: dict | None = None) -> str:
         """The forward formula applied to ``labels`` (``a × x₀``, ``σ(z)``), for drawings and steppers."""
-        return _fill(self.display, labels, attrs)
+        return self._fill(self.display, labels, attrs)
 
     def latex_text(self, labels: list[str], attrs: dict | None = None) -> str:
         """The forward formula in LaTeX applied to LaTeX ``labels``."""
-        return _fill(self.latex, labels, attrs)
+        return self._fill(self.latex, labels, attrs)
+
+    def _fill(self, template: str, labels: list[str], attrs: dict | None, out: str = "out") -> str:
+        values: dict[str, Any] = {f"x{k}": label for k, label in enumerate(labels)}
+        values["out"] = out
+        values.update(attrs or {})
+        if self.placeholders is not None:
+            values.update(self.placeholders(values))
+        return template.format_map(_Texts(values))
 
 
-def _fill(template: str, labels: list[str], attrs: dict | None) -> str:
-    values = {f"x{k}": label for k, label in enumerate(labels)}
-    for key, value in (attrs or {}).items():
-        values[key] = _short(value)
-    return template.format(**values)
+class _Texts(dict):
+    """Placeholder values, each turned into text only when the template uses it (a target array is not)."""
+
+    def __getitem__(self, key: str) -> str:
+        return _short(dict.__getitem__(self, key))
 
 
 def _short(value: Any) -> str:
@@ -131,6 +142,16 @@ class ScalarMath:
         return x if x >= y else y
 
     @staticmethod
+    def log_of_base(x: float) -> float:
+        """``ln x`` in ``d(x^y)/dy = x^y ln x``: 0 at x = 0 (the limit from the right); undefined below 0."""
+        if x > 0.0:
+            return math.log(x)
+        if x == 0.0:
+            return 0.0
+        raise DomainError(f"pow: the derivative of x^y with respect to y is undefined at the negative base x = "
+                          f"{x!r} (x^y ln x needs x >= 0)")
+
+    @staticmethod
     def power(x: float, p: float) -> float:
         try:
             out = x**p
@@ -157,6 +178,13 @@ class ArrayMath:
     where = staticmethod(np.where)
     maximum = staticmethod(np.maximum)
     power = staticmethod(np.power)
+
+    @staticmethod
+    def log_of_base(x: np.ndarray) -> np.ndarray:
+        """``ln x`` in ``d(x^y)/dy = x^y ln x``: 0 at x = 0, nan below 0 (undefined there, as in PyTorch)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.where(x == 0, 0.0, np.nan)).astype(
+                np.result_type(x, np.float32), copy=False)
 
     @staticmethod
     def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Elementwise ops, shared by the scalar and tensor engines: the calculus of the library lives here.
 
 Each backward is the vector-Jacobian product :math:`\\bar{x}_i = \\bar{g}\\,\\partial f/\\partial x_i`,
-written against the backend ``m`` so it runs on floats and on arrays alike.
+written against the backend ``m`` so it runs on floats and on arrays alike. Every backward has the signature
+``(m, g, x, out, attrs, saved, needs)``: the backend, the upstream adjoint :math:`\\bar{g}`, the input values
+``x``, the output value, the op's attributes, its saved values and which inputs need a gradient.
 """
 
 from __future__ import annotations
@@ -15,28 +17,37 @@ def _sympy():
     return sympy
 
 
-def _needs(node, i: int) -> bool:
-    return node.parents[i].requires_grad
+def _pow_backward(m, g, x, out, attrs, saved, needs):
+    base, exponent = x
+    d_base = g * exponent * m.power(base, exponent - 1) if needs[0] else None
+    # d/dy x^y = x^y ln x: 0 at x = 0 (the limit from the right), undefined for x < 0 (see ``m.log_of_base``).
+    d_exponent = g * out * m.log_of_base(base) if needs[1] else None
+    return d_base, d_exponent
 
 
-def _pow_backward(m, g, n):
-    x, y = n.parents[0].data, n.parents[1].data
-    gx = g * y * m.power(x, y - 1) if _needs(n, 0) else None
-    # d/dy x^y = x^y ln x, taken as 0 where x <= 0 (the limit at 0+ for y > 0; undefined below 0).
-    gy = g * n.data * m.log(m.where(x > 0, x, 1.0)) if _needs(n, 1) else None
-    return gx, gy
-
-
-def _powc_placeholders(attrs: dict) -> dict:
-    """``p·x^(p−1)`` written as a person would: ``2·x`` for p = 2, ``0.5·x^-0.5`` for p = 0.5."""
-    p = attrs["p"]
+def _powc_placeholders(values: dict) -> dict:
+    """``p·x^(p−1)`` written as a person would: ``2·x`` for p = 2, ``0.5·x^(-0.5)`` for p = 0.5, ``1`` for p = 1;
+    the forward as ``x²`` (superscript for whole powers, ``x^0.5`` otherwise)."""
+    p = float(values["p"])
     power = p - 1
+    base = values["x0"]  # the input's label (plain text or LaTeX, whichever is being filled)
+    whole = p.is_integer() and abs(p) < 1e15
+    out = {"p_superscript": str(int(p)).translate(_SUPERSCRIPTS) if whole else f"^{p:g}"}
     if power == 0:
-        return {"p_times": f"{p:g}", "x0": "", "p_minus_1": ""}
+        return {**out, "p_times": f"{p:g}", "base": "", "p_minus_1": "",
+                "p_times_latex": f"{p:g}", "base_latex": "", "p_minus_1_latex": ""}
     return {
+        **out,
         "p_times": "" if p == 1 else f"{p:g}·",
+        "base": base,
         "p_minus_1": "" if power == 1 else f"^{power:g}" if power >= 0 else f"^({power:g})",
+        "p_times_latex": "" if p == 1 else f"{p:g} \\cdot ",
+        "base_latex": base if power == 1 else f"{{{base}}}",
+        "p_minus_1_latex": "" if power == 1 else f"^{{{power:g}}}",
     }
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
 def _sympy_sigmoid(x):
@@ -61,55 +72,117 @@ def _sympy_number(value):
     return sp.Rational(repr(value)) if isinstance(value, float) else sp.sympify(value)
 
 
+
+# --- local derivatives: each returns one contribution per input, ḡ times ∂out/∂x_i ------------------------
+def _add_backward(m, g, x, out, attrs, saved, needs):
+    return g, g  # ∂(a + b)/∂a = 1, ∂(a + b)/∂b = 1
+
+
+def _sub_backward(m, g, x, out, attrs, saved, needs):
+    return g, -g  # ∂(a − b)/∂a = 1, ∂(a − b)/∂b = −1
+
+
+def _neg_backward(m, g, x, out, attrs, saved, needs):
+    return (-g,)  # ∂(−a)/∂a = −1
+
+
+def _mul_backward(m, g, x, out, attrs, saved, needs):
+    a, b = x
+    return g * b, g * a  # ∂(ab)/∂a = b, ∂(ab)/∂b = a
+
+
+def _div_backward(m, g, x, out, attrs, saved, needs):
+    a, b = x
+    return g / b, -g * out / b  # ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b² = −out/b
+
+
+def _powc_backward(m, g, x, out, attrs, saved, needs):
+    (a,) = x
+    p = attrs["p"]
+    return (g * p * m.power(a, p - 1),)  # the power rule: ∂(a^p)/∂a = p·a^(p−1)
+
+
+def _exp_backward(m, g, x, out, attrs, saved, needs):
+    return (g * out,)  # ∂e^a/∂a = e^a = out
+
+
+def _log_backward(m, g, x, out, attrs, saved, needs):
+    return (g / x[0],)  # ∂ln a/∂a = 1/a
+
+
+def _sqrt_backward(m, g, x, out, attrs, saved, needs):
+    return (g * 0.5 / out,)  # ∂√a/∂a = 1/(2√a) = 1/(2·out)
+
+
+def _abs_backward(m, g, x, out, attrs, saved, needs):
+    return (g * m.sign(x[0]),)  # ∂|a|/∂a = sign(a) (0 at the kink)
+
+
+def _tanh_backward(m, g, x, out, attrs, saved, needs):
+    return (g * (1.0 - out * out),)  # ∂tanh a/∂a = 1 − tanh² a = 1 − out²
+
+
+def _sigmoid_backward(m, g, x, out, attrs, saved, needs):
+    return (g * out * (1.0 - out),)  # ∂σ(a)/∂a = σ(a)(1 − σ(a)) = out(1 − out)
+
+
+def _relu_backward(m, g, x, out, attrs, saved, needs):
+    return (g * (x[0] > 0),)  # ∂max(a, 0)/∂a = [a > 0]
+
+
+def _leaky_relu_backward(m, g, x, out, attrs, saved, needs):
+    return (m.where(x[0] > 0, g, g * attrs["alpha"]),)  # 1 where a > 0, else α
+
+
 ELEMENTWISE: tuple[OpDef, ...] = (
     OpDef(
         name="add", symbol="+", arity=2,
         forward=lambda m, x, y: x + y,
-        backward=lambda m, g, n: (g, g),
+        backward=_add_backward,
         sympy=lambda x, y: x + y,
         derivatives=("1", "1"),
-        doc=r"$x_0 + x_1$",
-        expr_name=None, display='{x0} + {x1}',
+        derivative_latex=("1", "1"),
+        expr_name=None, display="{x0} + {x1}",
         latex=r"{x0} + {x1}",
     ),
     OpDef(
         name="sub", symbol="−", arity=2,
         forward=lambda m, x, y: x - y,
-        backward=lambda m, g, n: (g, -g),
+        backward=_sub_backward,
         sympy=lambda x, y: x - y,
         derivatives=("1", "−1"),
-        doc=r"$x_0 - x_1$",
-        expr_name=None, display='{x0} − {x1}',
+        derivative_latex=("1", "-1"),
+        expr_name=None, display="{x0} − {x1}",
         latex=r"{x0} - {x1}",
     ),
     OpDef(
         name="neg", symbol="−", arity=1,
         forward=lambda m, x: -x,
-        backward=lambda m, g, n: (-g,),
+        backward=_neg_backward,
         sympy=lambda x: -x,
         derivatives=("−1",),
-        doc=r"$-x$",
-        expr_name=None, display='−{x0}',
+        derivative_latex=("-1",),
+        expr_name=None, display="−{x0}",
         latex=r"-{x0}",
     ),
     OpDef(
         name="mul", symbol="×", arity=2,
         forward=lambda m, x, y: x * y,
-        backward=lambda m, g, n: (g * n.parents[1].data, g * n.parents[0].data),
+        backward=_mul_backward,
         sympy=lambda x, y: x * y,
         derivatives=("{x1}", "{x0}"),
-        doc=r"$x_0 x_1$",
-        expr_name=None, display='{x0} × {x1}',
+        derivative_latex=("{x1}", "{x0}"),
+        expr_name=None, display="{x0} × {x1}",
         latex=r"{x0} \cdot {x1}",
     ),
     OpDef(
         name="div", symbol="÷", arity=2,
         forward=lambda m, x, y: x / y,
-        backward=lambda m, g, n: (g / n.parents[1].data, -g * n.data / n.parents[1].data),
+        backward=_div_backward,
         sympy=lambda x, y: x / y,
         derivatives=("1/{x1}", "−{x0}/{x1}²"),
-        doc=r"$x_0 / x_1$",
-        expr_name=None, display='{x0} ÷ {x1}',
+        derivative_latex=(r"\frac{{1}}{{{x1}}}", r"-\frac{{{x0}}}{{{x1}^{{2}}}}"),
+        expr_name=None, display="{x0} ÷ {x1}",
         latex=r"\frac{{{x0}}}{{{x1}}}",
     ),
     OpDef(
@@ -118,101 +191,101 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         backward=_pow_backward,
         sympy=lambda x, y: x**y,
         derivatives=("{x1}·{x0}^({x1}−1)", "{x0}^{x1}·ln {x0}"),
-        doc=r"$x_0^{x_1}$ (variable exponent)",
-        expr_name=None, display='{x0}^{x1}',
+        derivative_latex=(r"{x1} \cdot {{{x0}}}^{{{x1} - 1}}", r"{{{x0}}}^{{{x1}}} \cdot \ln\left({x0}\right)"),
+        expr_name=None, display="{x0}^{x1}",
         latex=r"{{{x0}}}^{{{x1}}}",
     ),
     OpDef(
         name="powc", symbol="^", arity=1,
         forward=lambda m, x, p: m.power(x, p),
-        backward=lambda m, g, n: (g * n.attrs["p"] * m.power(n.parents[0].data, n.attrs["p"] - 1),),
+        backward=_powc_backward,
         sympy=lambda x, p: x ** _sympy_number(p),
-        derivatives=("{p_times}{x0}{p_minus_1}",),
+        derivatives=("{p_times}{base}{p_minus_1}",),
+        derivative_latex=("{p_times_latex}{base_latex}{p_minus_1_latex}",),
         placeholders=_powc_placeholders,
         attr_names=("p",),
-        doc=r"$x^p$ (constant exponent)",
-        expr_name=None, display='{x0}^{p}',
+        expr_name=None, display="{x0}{p_superscript}",
         latex=r"{{{x0}}}^{{{p}}}",
     ),
     OpDef(
         name="exp", symbol="exp", arity=1,
         forward=lambda m, x: m.exp_safe(x),
-        backward=lambda m, g, n: (g * n.data,),
+        backward=_exp_backward,
         sympy=lambda x: _sympy().exp(x),
         derivatives=("exp({x0})",),
-        doc=r"$e^x$",
-        expr_name='exp', display='exp({x0})',
+        derivative_latex=(r"e^{{{x0}}}",),
+        expr_name="exp", display="exp({x0})",
         latex=r"e^{{{x0}}}",
     ),
     OpDef(
         name="log", symbol="log", arity=1,
         forward=lambda m, x: m.log(x),
-        backward=lambda m, g, n: (g / n.parents[0].data,),
+        backward=_log_backward,
         sympy=lambda x: _sympy().log(x),
         derivatives=("1/{x0}",),
-        doc=r"$\ln x$",
-        expr_name='log', display='log({x0})',
+        derivative_latex=(r"\frac{{1}}{{{x0}}}",),
+        expr_name="log", display="log({x0})",
         latex=r"\ln\left({x0}\right)",
     ),
     OpDef(
         name="sqrt", symbol="√", arity=1,
         forward=lambda m, x: m.sqrt(x),
-        backward=lambda m, g, n: (g * 0.5 / n.data,),
+        backward=_sqrt_backward,
         sympy=lambda x: _sympy().sqrt(x),
         derivatives=("1/(2√{x0})",),
-        doc=r"$\sqrt{x}$",
-        expr_name='sqrt', display='√({x0})',
+        derivative_latex=(r"\frac{{1}}{{2\sqrt{{{x0}}}}}",),
+        expr_name="sqrt", display="√({x0})",
         latex=r"\sqrt{{{x0}}}",
     ),
     OpDef(
         name="abs", symbol="|·|", arity=1,
         forward=lambda m, x: m.fabs(x),
-        backward=lambda m, g, n: (g * m.sign(n.parents[0].data),),
+        backward=_abs_backward,
         sympy=lambda x: _sympy().Abs(x),
         derivatives=("sign({x0})",),
-        doc=r"$|x|$",
-        expr_name='abs', display='|{x0}|',
+        derivative_latex=(r"\operatorname{{sign}}\left({x0}\right)",),
+        expr_name="abs", display="|{x0}|",
         latex=r"\left|{x0}\right|",
     ),
     OpDef(
         name="tanh", symbol="tanh", arity=1,
         forward=lambda m, x: m.tanh(x),
-        backward=lambda m, g, n: (g * (1.0 - n.data * n.data),),
+        backward=_tanh_backward,
         sympy=lambda x: _sympy().tanh(x),
         derivatives=("1−tanh²({x0})",),
-        doc=r"$\tanh x$",
-        expr_name='tanh', display='tanh({x0})',
+        derivative_latex=(r"1 - \tanh^{{2}}\left({x0}\right)",),
+        expr_name="tanh", display="tanh({x0})",
         latex=r"\tanh\left({x0}\right)",
     ),
     OpDef(
         name="sigmoid", symbol="σ", arity=1,
         forward=lambda m, x: m.sigmoid(x),
-        backward=lambda m, g, n: (g * n.data * (1.0 - n.data),),
+        backward=_sigmoid_backward,
         sympy=_sympy_sigmoid,
         derivatives=("σ({x0})(1−σ({x0}))",),
-        doc=r"$\sigma(x) = 1/(1+e^{-x})$",
-        expr_name='sigmoid', display='σ({x0})',
+        derivative_latex=(r"\sigma\left({x0}\right)\left(1 - \sigma\left({x0}\right)\right)",),
+        expr_name="sigmoid", display="σ({x0})",
         latex=r"\sigma\left({x0}\right)",
     ),
     OpDef(
         name="relu", symbol="relu", arity=1,
         forward=lambda m, x: m.maximum(x, 0.0),
-        backward=lambda m, g, n: (g * (n.parents[0].data > 0),),
+        backward=_relu_backward,
         sympy=_sympy_relu,
         derivatives=("[{x0} > 0]",),
-        doc=r"$\max(x, 0)$",
-        expr_name='relu', display='relu({x0})',
+        derivative_latex=(r"\left[{x0} > 0\right]",),
+        expr_name="relu", display="relu({x0})",
         latex=r"\operatorname{{relu}}\left({x0}\right)",
     ),
     OpDef(
         name="leaky_relu", symbol="leaky_relu", arity=1,
         forward=lambda m, x, alpha: m.where(x > 0, x, alpha * x),
-        backward=lambda m, g, n: (m.where(n.parents[0].data > 0, g, g * n.attrs["alpha"]),),
+        backward=_leaky_relu_backward,
         sympy=_sympy_leaky_relu,
         derivatives=("1 if {x0} > 0 else {alpha}",),
+        derivative_latex=(r"\begin{{cases}} 1 & {x0} > 0 \\ {alpha} & \text{{otherwise}} \end{{cases}}",),
         attr_names=("alpha",),
-        doc=r"$x$ if $x>0$ else $\alpha x$",
-        expr_name='leaky_relu', display='leaky_relu({x0}, α={alpha})',
+        expr_name="leaky_relu", display="leaky_relu({x0}, α={alpha})",
         latex=r"\operatorname{{leaky}}_{{{alpha}}}\left({x0}\right)",
     ),
 )

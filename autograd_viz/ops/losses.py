@@ -21,9 +21,9 @@ def _softmax_forward(m, x, axis):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def _softmax_backward(m, g, n):
-    p, axis = n.data, n.attrs["axis"]
-    return (p * (g - (g * p).sum(axis=axis, keepdims=True)),)
+def _softmax_backward(m, g, x, out, attrs, saved, needs):
+    p = out  # x̄ = p ⊙ (ḡ − Σ ḡ⊙p): the softmax Jacobian diag(p) − p pᵀ applied to ḡ
+    return (p * (g - (g * p).sum(axis=attrs["axis"], keepdims=True)),)
 
 
 def _log_softmax_forward(m, x, axis):
@@ -31,8 +31,9 @@ def _log_softmax_forward(m, x, axis):
     return out, np.exp(out)
 
 
-def _log_softmax_backward(m, g, n):
-    return (g - n.saved * g.sum(axis=n.attrs["axis"], keepdims=True),)
+def _log_softmax_backward(m, g, x, out, attrs, saved, needs):
+    p = saved  # x̄ = ḡ − p Σ ḡ, with p = softmax(x) saved by the forward
+    return (g - p * g.sum(axis=attrs["axis"], keepdims=True),)
 
 
 def smoothed_targets(target: np.ndarray, num_classes: int, label_smoothing: float, dtype) -> np.ndarray:
@@ -67,9 +68,9 @@ def _cross_entropy_forward(m, logits, target, label_smoothing, reduction):
     return np.asarray(out, dtype=logits.dtype), np.exp(logp)
 
 
-def _cross_entropy_backward(m, g, n):
-    target, smoothing, reduction = n.attrs["target"], n.attrs["label_smoothing"], n.attrs["reduction"]
-    p = n.saved
+def _cross_entropy_backward(m, g, x, out, attrs, saved, needs):
+    target, smoothing, reduction = attrs["target"], attrs["label_smoothing"], attrs["reduction"]
+    p = saved  # x̄ = (p − y) ḡ / N, with p = softmax(logits) saved by the forward
     rows, classes = p.shape
     if target.ndim == 1 and not smoothing:
         grad = p.copy()
@@ -96,9 +97,9 @@ def _mse_forward(m, pred, target, reduction):
     return sq, diff
 
 
-def _mse_backward(m, g, n):
-    diff = n.saved
-    scale = 2.0 / diff.size if n.attrs["reduction"] == "mean" else 2.0
+def _mse_backward(m, g, x, out, attrs, saved, needs):
+    diff = saved  # pred − target, saved by the forward; x̄₀ = 2(pred − target) ḡ / N, x̄₁ = −x̄₀
+    scale = 2.0 / diff.size if attrs["reduction"] == "mean" else 2.0
     grad = diff * (g * scale)
     return grad, -grad
 
@@ -110,8 +111,10 @@ LOSS_OPS: tuple[OpDef, ...] = (
         backward=_softmax_backward,
         sympy=None,
         derivatives=("p ⊙ (ḡ − Σ ḡ⊙p)",),
+        derivative_latex=(r"p \odot \left(\bar{{g}} - \textstyle\sum \bar{{g}} \odot p\right)",),
         attr_names=("axis",),
-        doc=r"$p_j = e^{x_j}/\sum_k e^{x_k}$",
+        display="softmax({x0}, axis={axis})",
+        latex=r"\operatorname{{softmax}}\left({x0}\right)",
     ),
     OpDef(
         name="log_softmax", symbol="log_softmax", arity=1, elementwise=False, saves=True,
@@ -119,8 +122,10 @@ LOSS_OPS: tuple[OpDef, ...] = (
         backward=_log_softmax_backward,
         sympy=None,
         derivatives=("ḡ − p Σ ḡ",),
+        derivative_latex=(r"\bar{{g}} - p \textstyle\sum \bar{{g}}",),
         attr_names=("axis",),
-        doc=r"$x_j - \log\sum_k e^{x_k}$",
+        display="log_softmax({x0}, axis={axis})",
+        latex=r"\log\operatorname{{softmax}}\left({x0}\right)",
     ),
     OpDef(
         name="cross_entropy", symbol="CE", arity=1, elementwise=False, saves=True,
@@ -128,8 +133,10 @@ LOSS_OPS: tuple[OpDef, ...] = (
         backward=_cross_entropy_backward,
         sympy=None,
         derivatives=("(p − y) ḡ / N",),
+        derivative_latex=(r"\frac{{(p - y)\,\bar{{g}}}}{{N}}",),
         attr_names=("target", "label_smoothing", "reduction"),
-        doc=r"$-\frac1N\sum_i\sum_j y_{ij}\log p_{ij}$; $\partial L/\partial l_j = (p_j - y_j)/N$",
+        display="CE({x0})",
+        latex=r"\operatorname{{CE}}\left({x0}\right)",
     ),
     OpDef(
         name="mse_loss", symbol="MSE", arity=2, elementwise=False, saves=True,
@@ -137,7 +144,9 @@ LOSS_OPS: tuple[OpDef, ...] = (
         backward=_mse_backward,
         sympy=None,
         derivatives=("2({x0} − {x1}) ḡ / N", "−2({x0} − {x1}) ḡ / N"),
+        derivative_latex=(r"\frac{{2({x0} - {x1})\,\bar{{g}}}}{{N}}", r"-\frac{{2({x0} - {x1})\,\bar{{g}}}}{{N}}"),
         attr_names=("reduction",),
-        doc=r"$\frac1N\sum_i (\hat y_i - y_i)^2$",
+        display="MSE({x0}, {x1})",
+        latex=r"\operatorname{{MSE}}\left({x0}, {x1}\right)",
     ),
 )

@@ -14,13 +14,10 @@ def _swap(a: np.ndarray) -> np.ndarray:
     return a.swapaxes(-1, -2)
 
 
-def _matmul_backward(m, g, n):
-    a_node, b_node = n.parents
-    a, b = a_node.data, b_node.data
+def _matmul_backward(m, g, x, out, attrs, saved, needs):
+    a, b = x  # Ā = Ḡ Bᵀ, B̄ = Aᵀ Ḡ
     if a.ndim == 2 and b.ndim == 2:  # the training hot path
-        ga = g @ b.T if a_node.requires_grad else None
-        gb = a.T @ g if b_node.requires_grad else None
-        return ga, gb
+        return (g @ b.T if needs[0] else None), (a.T @ g if needs[1] else None)
     if a.ndim == 1 and b.ndim == 1:
         return g * b, g * a
     a2 = a[None, :] if a.ndim == 1 else a
@@ -50,15 +47,13 @@ def _reduced_count(shape: tuple, axis) -> int:
     return int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
-def _sum_backward(m, g, n):
-    x = n.parents[0].data
-    return (_expand_reduced(g, x.shape, n.attrs["axis"], n.attrs["keepdims"]),)
+def _sum_backward(m, g, x, out, attrs, saved, needs):
+    return (_expand_reduced(g, x[0].shape, attrs["axis"], attrs["keepdims"]),)  # every summand gets ḡ
 
 
-def _mean_backward(m, g, n):
-    x = n.parents[0].data
-    count = _reduced_count(x.shape, n.attrs["axis"])
-    return (_expand_reduced(g / count, x.shape, n.attrs["axis"], n.attrs["keepdims"]),)
+def _mean_backward(m, g, x, out, attrs, saved, needs):
+    count = _reduced_count(x[0].shape, attrs["axis"])  # every averaged entry gets ḡ / n
+    return (_expand_reduced(g / count, x[0].shape, attrs["axis"], attrs["keepdims"]),)
 
 
 def _max_forward(m, x, axis, keepdims):
@@ -71,13 +66,17 @@ def _max_forward(m, x, axis, keepdims):
     return out, share.astype(x.dtype, copy=False)
 
 
-def _max_backward(m, g, n):
-    x = n.parents[0].data
-    return (_expand_reduced(g, x.shape, n.attrs["axis"], n.attrs["keepdims"]) * n.saved,)
+def _max_backward(m, g, x, out, attrs, saved, needs):
+    share = saved  # 1 at the argmax (1/k for a k-way tie), 0 elsewhere
+    return (_expand_reduced(g, x[0].shape, attrs["axis"], attrs["keepdims"]) * share,)
 
 
-def _transpose_backward(m, g, n):
-    axes = n.attrs["axes"]
+def _reshape_backward(m, g, x, out, attrs, saved, needs):
+    return (g.reshape(x[0].shape),)
+
+
+def _transpose_backward(m, g, x, out, attrs, saved, needs):
+    axes = attrs["axes"]
     if axes is None:
         return (g.transpose(),)
     return (g.transpose(np.argsort(axes)),)
@@ -88,15 +87,20 @@ def _is_basic_index(index) -> bool:
     return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
 
 
-def _getitem_backward(m, g, n):
-    x = n.parents[0].data
-    index = n.attrs["index"]
-    out = np.zeros_like(x)
+def _getitem_backward(m, g, x, out, attrs, saved, needs):
+    index = attrs["index"]
+    grad = np.zeros_like(x[0])
     if _is_basic_index(index):
-        out[index] = g
+        grad[index] = g
     else:
-        np.add.at(out, index, g)  # repeated indices accumulate
-    return (out,)
+        np.add.at(grad, index, g)  # repeated indices accumulate
+    return (grad,)
+
+
+def _reduction_args(values: dict) -> dict:
+    """``, axis=1`` in a reduction's display when it reduces along an axis (nothing for all axes)."""
+    axis = values.get("axis")
+    return {"axis_arg": "" if axis is None else f", axis={axis}"}
 
 
 TENSOR_OPS: tuple[OpDef, ...] = (
@@ -106,7 +110,9 @@ TENSOR_OPS: tuple[OpDef, ...] = (
         backward=_matmul_backward,
         sympy=None,
         derivatives=("ḡ @ {x1}ᵀ", "{x0}ᵀ @ ḡ"),
-        doc=r"$A B$; $\bar A = \bar G B^\top$, $\bar B = A^\top \bar G$",
+        derivative_latex=(r"\bar{{g}}\,{x1}^\top", r"{x0}^\top\,\bar{{g}}"),
+        display="{x0} @ {x1}",
+        latex=r"{x0} {x1}",
     ),
     OpDef(
         name="sum", symbol="Σ", arity=1, elementwise=False,
@@ -114,8 +120,11 @@ TENSOR_OPS: tuple[OpDef, ...] = (
         backward=_sum_backward,
         sympy=None,
         derivatives=("broadcast ḡ",),
+        derivative_latex=(r"\operatorname{{broadcast}}\left(\bar{{g}}\right)",),
         attr_names=("axis", "keepdims"),
-        doc=r"$\sum_i x_i$; the gradient is broadcast back",
+        placeholders=_reduction_args,
+        display="Σ({x0}{axis_arg})",
+        latex=r"\sum {x0}",
     ),
     OpDef(
         name="mean", symbol="mean", arity=1, elementwise=False,
@@ -123,8 +132,11 @@ TENSOR_OPS: tuple[OpDef, ...] = (
         backward=_mean_backward,
         sympy=None,
         derivatives=("broadcast ḡ / n",),
+        derivative_latex=(r"\frac{{1}}{{n}}\operatorname{{broadcast}}\left(\bar{{g}}\right)",),
         attr_names=("axis", "keepdims"),
-        doc=r"$\frac1n\sum_i x_i$",
+        placeholders=_reduction_args,
+        display="mean({x0}{axis_arg})",
+        latex=r"\operatorname{{mean}}\left({x0}\right)",
     ),
     OpDef(
         name="max", symbol="max", arity=1, elementwise=False, saves=True,
@@ -132,16 +144,22 @@ TENSOR_OPS: tuple[OpDef, ...] = (
         backward=_max_backward,
         sympy=None,
         derivatives=("ḡ at the argmax",),
+        derivative_latex=(r"\bar{{g}} \text{{ at the argmax}}",),
         attr_names=("axis", "keepdims"),
-        doc=r"$\max_i x_i$; ties share the gradient",
+        placeholders=_reduction_args,
+        display="max({x0}{axis_arg})",
+        latex=r"\max {x0}",
     ),
     OpDef(
         name="reshape", symbol="reshape", arity=1, elementwise=False,
         forward=lambda m, x, shape: x.reshape(shape),
-        backward=lambda m, g, n: (g.reshape(n.parents[0].data.shape),),
+        backward=_reshape_backward,
         sympy=None,
         derivatives=("reshape ḡ back",),
+        derivative_latex=(r"\operatorname{{reshape}}\left(\bar{{g}}\right)",),
         attr_names=("shape",),
+        display="reshape({x0}, shape={shape})",
+        latex=r"\operatorname{{reshape}}\left({x0}\right)",
     ),
     OpDef(
         name="transpose", symbol="ᵀ", arity=1, elementwise=False,
@@ -149,7 +167,10 @@ TENSOR_OPS: tuple[OpDef, ...] = (
         backward=_transpose_backward,
         sympy=None,
         derivatives=("ḡᵀ",),
+        derivative_latex=(r"\bar{{g}}^\top",),
         attr_names=("axes",),
+        display="{x0}ᵀ",
+        latex=r"{x0}^\top",
     ),
     OpDef(
         name="getitem", symbol="[]", arity=1, elementwise=False,
@@ -157,6 +178,9 @@ TENSOR_OPS: tuple[OpDef, ...] = (
         backward=_getitem_backward,
         sympy=None,
         derivatives=("scatter ḡ into zeros",),
+        derivative_latex=(r"\operatorname{{scatter}}\left(\bar{{g}}\right)",),
         attr_names=("index",),
+        display="{x0}[…]",
+        latex=r"{x0}\left[\ldots\right]",
     ),
 )

@@ -22,7 +22,7 @@ from autograd_viz.nn.module import Module, Sequential
 from autograd_viz.ops import OPS
 from autograd_viz.optim.optimizers import Optimizer
 from autograd_viz.optim.schedules import Schedule
-from autograd_viz.tensor import Tensor
+from autograd_viz.tensor import Tensor, apply_unchecked
 from autograd_viz.train.checkpoint import Checkpoint, load_checkpoint, restore, save_checkpoint
 from autograd_viz.train.metrics import History
 from autograd_viz.train.progress import ProgressBar
@@ -81,19 +81,21 @@ class Trainer:
         self._best_state: dict[str, np.ndarray] | None = None
         self._best_score = math.inf
         self._wait = 0
-        self._checked_labels: np.ndarray | None = None
         self._has_batchnorm = any(isinstance(m, BatchNorm1d) for _, m in model.named_modules())
 
     # --- pieces -------------------------------------------------------------------------------------
-    def loss(self, outputs: Tensor, labels: np.ndarray) -> Tensor:
-        """The training loss of a batch (plus the penalty, if any)."""
+    def loss(self, outputs: Tensor, labels: np.ndarray, *, labels_checked: bool = False) -> Tensor:
+        """The training loss of a batch (plus the penalty, if any).
+
+        ``labels_checked=True`` promises the labels are valid class indices for ``outputs`` (``fit`` checks
+        them once), so the default cross-entropy skips its per-batch checks.
+        """
         targets = self.target_fn(labels) if self.target_fn is not None else labels
         if self.loss_fn is not None:
             loss = self.loss_fn(outputs, targets)
-        elif self._checked_labels is labels:
-            # fit() validated every label against the output width once: skip F.cross_entropy's per-call checks
-            loss = Tensor._apply(_CROSS_ENTROPY, outputs, target=targets, label_smoothing=self.label_smoothing,
-                                 reduction="mean")
+        elif labels_checked:
+            loss = apply_unchecked(_CROSS_ENTROPY, outputs, target=targets, label_smoothing=self.label_smoothing,
+                                   reduction="mean")
         else:
             loss = F.cross_entropy(outputs, targets, label_smoothing=self.label_smoothing)
         if self.penalty is not None:
@@ -102,7 +104,6 @@ class Trainer:
 
     def _check_labels(self, x: np.ndarray, y: np.ndarray) -> None:
         """Once per fit: are the labels valid class indices for the model's output (so batches need no check)?"""
-        self._checked_labels = None
         if self.loss_fn is not None or self.target_fn is not None:
             return
         probe = self.predict(x[:2])
@@ -182,12 +183,10 @@ class Trainer:
             for step, start in enumerate(range(0, n_used, bs), 1):
                 idx = order[start:start + bs]
                 xb, yb = x[idx], y[idx]
-                if checked:
-                    self._checked_labels = yb
                 for p in params:
                     p.grad = None
                 out = model(xb)
-                loss = loss_of(out, yb)
+                loss = loss_of(out, yb, labels_checked=checked)
                 value = float(loss.data)
                 if not math.isfinite(value):
                     self._diverged(xb, value, step)

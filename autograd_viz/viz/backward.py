@@ -1,7 +1,7 @@
 r"""The backward (adjoint) graph in the notes' notation: a box per :math:`\bar{x} = \partial L/\partial x`
 starting from :math:`\bar{L} = 1`, each edge labelled with the op table's local derivative and its number.
 
-The adjoints are recomputed here from :func:`autograd_viz.graph.input_gradients` (the engine's own VJPs),
+The adjoints come from the engine's own reverse walk, :func:`autograd_viz.graph.walk_backward`,
 so the drawing is right whether or not ``backward()`` ran, and even after leaves accumulated twice.
 Edges are written ``x̄ -> z̄`` with ``dir=back``: the layout runs the same way as the forward graph (a value
 sits above its adjoint) while the arrow points back, the way the gradient flows.
@@ -15,6 +15,8 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from autograd_viz.errors import DomainError
+from autograd_viz.graph import Node, input_gradients, walk_backward
 from autograd_viz.viz.forward import in_clusters
 from autograd_viz.viz.scene import Scene
 from autograd_viz.viz.style import (
@@ -33,8 +35,6 @@ from autograd_viz.viz.style import (
     small,
     summary,
 )
-from autograd_viz.errors import DomainError
-from autograd_viz.graph import Node, input_gradients, topological_order
 
 
 @dataclass
@@ -47,7 +47,11 @@ class Adjoints:
 
 
 def compute_adjoints(scene: Scene) -> Adjoints:
-    """One reverse sweep over the whole graph (hidden values included, so drawn sums are complete)."""
+    """The engine's own reverse walk over the whole graph (hidden values included, so drawn sums are complete).
+
+    Reads :func:`autograd_viz.graph.walk_backward` and stores nothing on the nodes, so the drawing is right
+    whether or not ``backward()`` ran.
+    """
     root = scene.root
     if not root.requires_grad:
         raise DrawError("draw: the output does not depend on anything that requires grad, so there is no "
@@ -60,24 +64,18 @@ def compute_adjoints(scene: Scene) -> Adjoints:
         seed: Any = np.ones_like(data)
     else:
         seed = 1.0
-    out = Adjoints(value={id(root): seed})
-    for node in reversed(topological_order(root)):
-        grad = out.value.get(id(node))
-        if grad is None or node.op is None:
-            continue
-        try:
-            parts = input_gradients(node, grad)
-        except (ZeroDivisionError, OverflowError) as exc:
-            raise DomainError(f"draw: the derivative of {node.op.name} at {scene.labels.get(id(node), node.label())}"
-                              f" is not finite: {exc}") from None
-        for i, (parent, part) in enumerate(zip(node.parents, parts, strict=True)):
-            if part is None:
+    out = Adjoints()
+    try:
+        for node, adjoint, parts in walk_backward(root, seed):
+            out.value[id(node)] = adjoint
+            if not scene.drawn(node):
                 continue
-            previous = out.value.get(id(parent))
-            out.value[id(parent)] = part if previous is None else previous + part
-            if scene.drawn(parent) and scene.drawn(node):
-                out.parts.setdefault(id(parent), []).append((node, i, part))
-                out.edges[(id(node), i)] = part
+            for i, (parent, part) in enumerate(zip(node.parents, parts, strict=True)):
+                if part is not None and scene.drawn(parent):
+                    out.parts.setdefault(id(parent), []).append((node, i, part))
+                    out.edges[(id(node), i)] = part
+    except DomainError as exc:
+        raise DomainError(f"draw: {exc}".replace("draw: backward: ", "draw: ")) from None
     return out
 
 

@@ -10,11 +10,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from autograd_viz.viz.style import DrawError, DrawOptions, number, pretty_name
 from autograd_viz.graph import Node, topological_order
-
-_INFIX = {"+", "−", "×", "÷", "@"}
-_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+from autograd_viz.viz.style import DrawError, DrawOptions, number, pretty_name
 
 
 @dataclass
@@ -124,33 +121,12 @@ def _scalar(node: Node) -> float:
 
 
 def formula(node: Node, labels: list[str]) -> str:
-    """The op applied to its inputs' labels, as the notes write it: ``a × x₀``, ``σ(z)``, ``d²``, ``Wᵀ``."""
+    """The op applied to its inputs' labels, as the notes write it (``a × x₀``, ``σ(z)``, ``d²``, ``Wᵀ``): the
+    op table's ``display`` template."""
     op = node.op
     if op is None:
         return ""
-    symbol, attrs = op.symbol, node.attrs or {}
-    if op.name == "powc":
-        p = attrs.get("p", 0.0)
-        exponent = str(int(p)).translate(_SUPERSCRIPTS) if float(p).is_integer() else f"^{p:g}"
-        return f"{labels[0]}{exponent}"
-    if op.arity == 2 and symbol in _INFIX:
-        return f"{labels[0]} {symbol} {labels[1]}"
-    if symbol == "^":
-        return f"{labels[0]}^{labels[1]}"
-    if op.name == "neg":
-        return f"−{labels[0]}"
-    if symbol == "ᵀ":
-        return f"{labels[0]}ᵀ"
-    if symbol == "|·|":
-        return f"|{labels[0]}|"
-    if symbol == "[]":
-        return f"{labels[0]}[…]"
-    shown = [f"{k}={_attr(v)}" for k, v in attrs.items() if k in ("axis", "alpha", "shape") and v is not None]
-    return f"{symbol}({', '.join([*labels, *shown])})"
-
-
-def _attr(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return op.display_text(labels, node.attrs)
 
 
 def _clusters(scene: Scene, spec: str | Mapping[str, Iterable[Node]] | None) -> dict[int, str]:
