@@ -51,9 +51,9 @@ def _opaque_forward(m: Any, *xs: Any, **attrs: Any) -> Any:
     raise GraphError("an unknown PyTorch function cannot be recomputed by autograd_viz (its value is PyTorch's)")
 
 
-def _opaque_backward(m: Any, g: Any, node: Node) -> tuple:
+def _opaque_backward(m: Any, g: Any, x: tuple, out: Any, attrs: Any, saved: Any, needs: tuple) -> tuple:
     """PyTorch's own VJP: the gradients it computed for this upstream gradient, else its function called anew."""
-    state = node.saved
+    state = saved
     upstream = state["grad_out"]
     if upstream is not None and np.shape(g) == np.shape(upstream) and _close(g, upstream):
         grads = state["grad_in"]  # the upstream gradient PyTorch saw (to rounding): its own answer
@@ -70,7 +70,7 @@ def _opaque_backward(m: Any, g: Any, node: Node) -> tuple:
                              "keep the graph alive with backward(retain_graph=True)") from None
         grads = [None if t is None else t.detach().cpu().numpy() for t in out]
     picked = [grads[k] for k in state["slots"]]
-    if isinstance(node, Value):
+    if isinstance(out, float):  # a Value graph: gradients are Python floats
         return tuple(None if p is None else float(np.asarray(p).reshape(-1)[0]) for p in picked)
     return tuple(picked)
 
@@ -84,8 +84,7 @@ def opaque_op(name: str, arity: int) -> OpDef:
             name=f"torch:{name}", symbol=f"unknown {name}", arity=arity, elementwise=False,
             forward=_opaque_forward, backward=_opaque_backward, sympy=None,
             derivatives=tuple(f"{name}(ḡ)" + (f"[{k}]" if arity > 1 else "") for k in range(arity)),
-            doc=f"PyTorch's {name}: no counterpart in autograd_viz's op table; its VJP is PyTorch's own",
-            display=f"{name}({slots})", latex=f"\\text{{{{{name}}}}}({slots})",
+            display=f"unknown {name}({slots})", latex=f"\\text{{{{{name}}}}}({slots})",
         )
     return _OPAQUE[key]
 
