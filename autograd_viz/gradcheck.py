@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,7 +59,8 @@ def gradcheck(fn: Callable[..., Any], *inputs: Node, eps: float = 1e-6, atol: fl
     return True
 
 
-def _compare(fn, inputs, i, x, analytic, eps, atol, rtol, projection) -> None:
+def _compare(fn: Callable[..., Any], inputs: Sequence[Any], i: int, x: Node, analytic: Any, eps: float, atol: float,
+             rtol: float, projection: Any) -> None:
     def f() -> float:
         with no_grad():
             return _scalar_of(fn(*inputs), projection)

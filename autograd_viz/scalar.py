@@ -245,8 +245,8 @@ def backpropagate(root: Value, seed: float = 1.0) -> None:
             if len(parents) == 2:  # unpacked by hand: this loop runs once per node
                 a, b = parents
                 need_a, need_b = a.requires_grad, b.requires_grad
-                ga, gb = node.op.backward(ScalarMath, node.grad, (a.data, b.data), node.data, node.attrs, None,
-                                          _NEEDS_2[need_a][need_b])
+                ga, gb = node.op.backward(  # type: ignore[union-attr]  # the order holds op nodes only
+                    ScalarMath, node.grad, (a.data, b.data), node.data, node.attrs, None, _NEEDS_2[need_a][need_b])
                 if need_a:
                     a.grad += ga
                 if need_b:
@@ -254,10 +254,12 @@ def backpropagate(root: Value, seed: float = 1.0) -> None:
             else:
                 (a,) = parents
                 if a.requires_grad:
-                    (ga,) = node.op.backward(ScalarMath, node.grad, (a.data,), node.data, node.attrs, None, _NEEDS_1)
+                    (ga,) = node.op.backward(  # type: ignore[union-attr]  # the order holds op nodes only
+                        ScalarMath, node.grad, (a.data,), node.data, node.attrs, None, _NEEDS_1)
                     a.grad += ga
     except (ZeroDivisionError, OverflowError) as exc:
-        raise DomainError(f"backward: the derivative of {node.op.name} at node {node.label()} is not finite "
+        op_name = node.op.name if node.op is not None else "?"
+        raise DomainError(f"backward: the derivative of {op_name} at node {node.label()} is not finite "
                           f"(inputs {[p.data for p in node.parents]}): {exc}") from None
 
 

@@ -60,7 +60,7 @@ def _done(run: Run, start: float, message: str) -> None:
 def draw_notes_example(run: Run) -> None:
     """Draw the notes' loss three ways; print its value and the parameters' gradients."""
     from autograd_viz.graph import topological_order
-    from autograd_viz.viz import NoRendererWarning, available, draw
+    from autograd_viz.viz import NoRendererWarning, available, draw, save
     from autograd_viz.viz.examples import notes_example
 
     start = _step(run, 1, 3, f"graphs of the notes' example {NOTES_TEXT} at "
@@ -80,7 +80,7 @@ def draw_notes_example(run: Run) -> None:
         for ext in formats:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NoRendererWarning)
-                path = draw.save(graph, run.out / f"notes_{kind}.{ext}")
+                path = save(graph, run.out / f"notes_{kind}.{ext}")
             run.wrote(path, f"{description} ({ext.upper()})")
     _done(run, start, f"wrote {len(what) * len(formats)} pictures: notes_{{forward,backward,both}}."
           f"{{{','.join(formats)}}}")

@@ -47,7 +47,7 @@ class LazyChoice(click.Choice):
         self._names: tuple[str, ...] | None = None
         super().__init__((), case_sensitive)
 
-    @property  # type: ignore[override]
+    @property
     def choices(self) -> tuple[str, ...]:
         if self._names is None:
             self._names = tuple(self._loader())

@@ -6,6 +6,8 @@ r"""Softmax family and losses as fused, numerically stable ops.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from autograd_viz.ops.base import OpDef
@@ -36,7 +38,7 @@ def _log_softmax_backward(m, g, x, out, attrs, saved, needs):
     return (g - p * g.sum(axis=attrs["axis"], keepdims=True),)
 
 
-def smoothed_targets(target: np.ndarray, num_classes: int, label_smoothing: float, dtype) -> np.ndarray:
+def smoothed_targets(target: np.ndarray, num_classes: int, label_smoothing: float, dtype: Any) -> np.ndarray:
     """Target distribution :math:`(1-s)\\,y + s/C` as a dense (N, C) array, from class indices or rows."""
     if target.ndim == 1:
         dense = np.zeros((target.size, num_classes), dtype=dtype)

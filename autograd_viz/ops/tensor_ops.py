@@ -5,6 +5,8 @@ For these the drawing text is the vector-Jacobian product itself, with ``ḡ`` t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from autograd_viz.ops.base import OpDef
@@ -33,14 +35,14 @@ def _matmul_backward(m, g, x, out, attrs, saved, needs):
     return ga, gb  # leading batch dimensions are summed away by the engine's unbroadcast
 
 
-def _expand_reduced(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.ndarray:
+def _expand_reduced(g: np.ndarray, shape: tuple, axis: int | tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
     """Re-insert the reduced axes of ``g`` so it broadcasts against the input ``shape``."""
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, shape)
 
 
-def _reduced_count(shape: tuple, axis) -> int:
+def _reduced_count(shape: tuple, axis: int | tuple[int, ...] | None) -> int:
     if axis is None:
         return int(np.prod(shape, dtype=np.int64))
     axes = axis if isinstance(axis, tuple) else (axis,)
@@ -82,7 +84,7 @@ def _transpose_backward(m, g, x, out, attrs, saved, needs):
     return (g.transpose(np.argsort(axes)),)
 
 
-def _is_basic_index(index) -> bool:
+def _is_basic_index(index: Any) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
 
