@@ -62,6 +62,7 @@ def draw(root: Node, kind: str = "both", *, rankdir: str = "LR", precision: int 
     graph = Graph(name="autograd_viz", graph_attr=_graph_attrs(options, len(scene.nodes)),
                   node_attr={"fontname": "Helvetica", "fontsize": "12", "margin": "0.12,0.06"},
                   edge_attr={"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"})
+    graph.stepper_source = (root, options)  # lets .save("page.html") build the step-through page
     if kind == "forward":
         add_forward(graph, scene, options, adjoints.value if adjoints is not None else None)
     elif kind == "backward":

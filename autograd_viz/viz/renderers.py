@@ -125,6 +125,10 @@ def save(graph: graphviz.Digraph | str, path: str | os.PathLike, renderer: str |
     and warns (:class:`NoRendererWarning`) with a one-line hint.
     """
     target = Path(path)
+    if target.suffix.lower() in (".html", ".htm", ".gif"):  # the step-through page / its animation
+        from autograd_viz.viz.stepper import stepper_from_graph
+
+        return stepper_from_graph(graph, renderer=renderer, timeout=timeout).save(target)
     fmt = FORMATS.get(target.suffix.lower())
     if fmt is None:
         raise RenderError(f"save: cannot tell the format of {str(target)!r}; use one of "
@@ -144,10 +148,20 @@ def save(graph: graphviz.Digraph | str, path: str | os.PathLike, renderer: str |
 class Graph(graphviz.Digraph):
     """A ``graphviz.Digraph`` that displays in Jupyter with whichever renderer is installed."""
 
+    #: ``(root, DrawOptions)`` when made by :func:`autograd_viz.draw`: what the step-through page is built from.
+    stepper_source: tuple[Any, Any] | None = None
+
     def render_to(self, path: str | os.PathLike, renderer: str | None = None,
                   timeout: float = DEFAULT_TIMEOUT) -> Path:
         """Save to ``path`` (.dot/.gv/.svg/.png/.pdf by extension); see :func:`save`."""
         return save(self, path, renderer, timeout)
+
+    def save(self, filename: str | os.PathLike | None = None, directory: str | os.PathLike | None = None,
+             **kwargs: Any) -> str:
+        """graphviz's ``save`` (the DOT source), except ``.html``/``.gif``: the step-through page / animation."""
+        if filename is not None and Path(filename).suffix.lower() in (".html", ".htm", ".gif"):
+            return str(save(self, Path(directory or "") / filename))
+        return super().save(filename, directory, **kwargs)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, Any]:
         wanted = set(include) if include is not None else {"image/svg+xml"}
