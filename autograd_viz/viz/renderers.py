@@ -161,7 +161,7 @@ class Graph(graphviz.Digraph):
         """graphviz's ``save`` (the DOT source), except ``.html``/``.gif``: the step-through page / animation."""
         if filename is not None and Path(filename).suffix.lower() in (".html", ".htm", ".gif"):
             return str(save(self, Path(directory or "") / filename))
-        return super().save(filename, directory, **kwargs)
+        return super().save(filename, directory=directory, **kwargs)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, Any]:
         wanted = set(include) if include is not None else {"image/svg+xml"}

@@ -70,6 +70,14 @@ def overline(label: str) -> str:
     return "".join(ch + "\u0305" for ch in label)
 
 
+def adjoint_name(label: str, root: str) -> str:
+    """x̄ for short names (``z̅``, ``v̅₁̅``); ``∂L/∂fc1.weight`` for long or dotted ones, where a bar reads badly."""
+    base = label.rstrip("₀₁₂₃₄₅₆₇₈₉")
+    if "." in label or len(base) > 3:
+        return f"∂{root}/∂{label}"
+    return overline(label)
+
+
 def num(value: float, precision: int) -> str:
     """A number as the page writes it: ``precision`` significant digits and a real minus sign."""
     return number(value, precision).replace("-", MINUS)
@@ -224,7 +232,7 @@ def _derivative(scene: Scene, node: Node, i: int) -> str:
         text = op.local_derivative(i, _labels(scene, node), scene.label(node), attrs)
     except (KeyError, IndexError):
         text = op.derivatives[i]
-    return text.replace("ḡ", overline(scene.label(node)))
+    return text.replace("ḡ", adjoint_name(scene.label(node), scene.label(scene.root)))
 
 
 def _forward_step(model: Model, node: Node) -> dict[str, Any]:
@@ -273,7 +281,7 @@ def _backward_steps(model: Model, root: Node) -> None:
     shown = _box_text(seed, p)
     _longest(model, rid, shown)
     model.steps.append({"kind": "backward", "node": rid, "edge": None,
-                        "text": f"{overline(rname)} = 1: the backward pass starts at the output (∂{rname}/∂{rname} = 1)",
+                        "text": f"{adjoint_name(rname, rname)} = 1: the backward pass starts at the output (∂{rname}/∂{rname} = 1)",
                         "value": 1.0, "total": 1.0, "shown": shown, "complete": True})
     order = topological_order(root)
     # how many drawn contributions each drawn value will receive (for "all n paths")
@@ -308,7 +316,7 @@ def _backward_step(model: Model, consumer: Node, i: int, parent: Node, upstream:
     scene, p = model.scene, model.options.precision
     total = model.adjoint[id(parent)]
     pname, cname = scene.label(parent), scene.label(consumer)
-    pbar, cbar = overline(pname), overline(cname)
+    pbar, cbar = adjoint_name(pname, scene.label(scene.root)), adjoint_name(cname, scene.label(scene.root))
     derivative = _derivative(scene, consumer, i)
     op = consumer.op
     assert op is not None
@@ -327,7 +335,7 @@ def _backward_step(model: Model, consumer: Node, i: int, parent: Node, upstream:
                 text += f" (all {len(got)} paths)"
         quiz = _quiz(scene, pbar, cbar, pname, cname, derivative, u, lval, c, previous, total, got, complete, p)
     else:
-        if "\u0305" in derivative or not op.elementwise:
+        if cbar in derivative or not op.elementwise:
             sentence = f"{pbar} += {derivative}"
         else:
             sentence = f"{pbar} += {cbar} · {derivative}"
@@ -368,15 +376,14 @@ def _quiz(scene: Scene, pbar: str, cbar: str, pname: str, cname: str, derivative
     answer = scalar_of(total)
     hints: list[tuple[float, str]] = []
     prev = scalar_of(previous) if previous is not None else None
+    if complete and len(got) > 1:  # the most specific hint first: the page shows the first that matches
+        for node, part in got[:-1]:
+            hints.append((answer - scalar_of(part), f"{pbar} is missing the path through {scene.label(node)}"))
     if prev is not None:
         hints.append((c, f"{pbar} is a sum over every path: add this contribution to the "
                          f"{num(prev, p)} that {pbar} already holds"))
         hints.append((prev, f"{pbar} has not changed yet: add {cbar} · {derivative} = {num(c, p)}"))
         hints.append((prev - c, f"check the sign of the local derivative {derivative}"))
-    if complete and len(got) > 1:
-        for node, part in got[:-1]:
-            hints.append((answer - scalar_of(part),
-                          f"{pbar} is missing the path through {scene.label(node)}"))
     hints.append((-answer, f"check the sign of the local derivative {derivative}"
                            + (f" (= {num(local, p)})" if derivative != num(local, p) else "")))
     if not math.isclose(local, 1.0):
@@ -387,8 +394,10 @@ def _quiz(scene: Scene, pbar: str, cbar: str, pname: str, cname: str, derivative
         hints.append((local if prev is None else prev + local,
                       f"that is the local derivative alone; multiply it by the upstream gradient {cbar} = "
                       f"{num(u, p)}"))
-    kept = [[_number_or_str(v), h] for v, h in hints
-            if math.isfinite(v) and not _close(v, answer)]
+    kept: list[list[Any]] = []
+    for v, h in hints:
+        if math.isfinite(v) and not _close(v, answer) and not any(_close(v, float(k[0])) for k in kept):
+            kept.append([v, h])
     generic = (f"{pbar} += {cbar} × ∂{cname}/∂{pname}, with {cbar} = {num(u, p)} and ∂{cname}/∂{pname} = "
                f"{derivative} = {num(local, p)}" + (f", added to the {num(prev, p)} already in {pbar}"
                                                      if prev is not None else ""))
