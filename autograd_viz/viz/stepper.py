@@ -94,6 +94,10 @@ def _stats(data: Any, precision: int) -> str:
     return " · ".join(lines[1:]).replace("-", MINUS) if len(lines) > 1 else ""
 
 
+def _lines(data: Any, precision: int) -> list[str]:
+    return [line.replace("-", MINUS) for line in summary(data, precision)]
+
+
 def _shape(data: Any) -> str:
     return str(tuple(np.shape(data)))
 
@@ -179,7 +183,7 @@ def build_model(root: Node, options: DrawOptions, quiz: bool = False) -> Model:
     for node in scene.nodes:  # final adjoints, checked against the drawings' sweep
         if id(node) in model.adjoint:
             info = model.nodes[forward_id(scene, node)]
-            info["grad"] = summary(model.adjoint[id(node)], p)
+            info["grad"] = _lines(model.adjoint[id(node)], p)
             expected = adjoints.value.get(id(node))
             if expected is not None and not np.allclose(expected, model.adjoint[id(node)], rtol=1e-12, atol=0,
                                                         equal_nan=True):
@@ -194,7 +198,7 @@ def _labels(scene: Scene, node: Node) -> list[str]:
 def _add_info(model: Model, node: Node) -> None:
     scene, p = model.scene, model.options.precision
     role = scene.role(node)
-    info: dict[str, Any] = {"label": scene.label(node), "role": role, "value": summary(node.data, p)}
+    info: dict[str, Any] = {"label": scene.label(node), "role": role, "value": _lines(node.data, p)}
     if node.op is not None:
         info["op"] = node.op.name
         info["formula"] = f"{scene.label(node)} = {formula(node, _labels(scene, node))}"
