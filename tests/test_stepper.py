@@ -63,7 +63,8 @@ def test_tensor_steps_name_the_matrix_form_and_the_broadcast_sum() -> None:
     texts = [s["text"] for s in steps]
     assert any("@ fc2.weightᵀ" in t for t in texts), texts  # h̄ = ȳ @ Wᵀ
     assert any(t.startswith("∂loss/∂fc1.weight += xᵀ @ v̅₁̅ → (3, 5)") for t in texts), texts
-    assert any(t.startswith("∂loss/∂fc1.bias += v̅₂̅ · 1") and "Σ over the broadcast batch axis: (4, 5) → (5,)" in t for t in texts)
+    broadcast = "Σ over the broadcast batch axis: (4, 5) → (5,)"
+    assert any(t.startswith("∂loss/∂fc1.bias += v̅₂̅ · 1") and broadcast in t for t in texts)
     assert all(len(s["array"]) == math.prod(s["shape"]) for s in steps if "array" in s)
 
 

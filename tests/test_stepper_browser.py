@@ -88,14 +88,19 @@ def test_every_step_in_the_browser(browser, tmp_path: Path, name: str) -> None:
             state = opened.page.evaluate(
                 """(s) => ({text: document.getElementById('av-step-text').textContent,
                     index: window.autogradViz.index,
-                    current: document.getElementById(s.node).classList.contains('av-current'),
-                    edge: s.edge === null ? true :
-                          document.getElementById(s.edge).classList.contains('av-current-edge'),
-                    shown: (document.getElementById(s.node).querySelector('text[fill="#fefefe"]') || {}).textContent,
-                    currents: document.querySelectorAll('#av-svg .av-current').length})""", step)
+                    current: document.getElementById(s.node).getAttribute('data-av'),
+                    edge: s.edge === null ? 'current' : document.getElementById(s.edge).getAttribute('data-av'),
+                    shown: window.autogradViz.shown(s.node),
+                    currents: document.querySelectorAll('#av-svg g.node[data-av="current"]').length,
+                    fill: document.getElementById(s.node).querySelector('path, polygon').getAttribute('fill')})""",
+                step)
             assert state["text"] == step["text"] and state["index"] == i
-            assert state["current"] and state["edge"] and state["currents"] == 1
-            assert state["shown"] == step["shown"]
+            assert state["current"] == "current" and state["edge"] == "current" and state["currents"] == 1
+            assert state["shown"] == step["shown"] and state["fill"] == "#ffe08a"
+        # stepping back to the start leaves every stepped box pending and blank
+        opened.js("window.autogradViz.goto(-1)")
+        assert opened.js("""window.autogradViz.steps.every(s => window.autogradViz.shown(s.node) === ''
+                              && document.getElementById(s.node).getAttribute('data-av') === 'pending')""")
         opened.page.screenshot(path=str(tmp_path / f"{name}.png"))
         assert opened.errors == [] and opened.requests == opened.routed == []
     finally:
@@ -173,7 +178,7 @@ def test_quiz_right_and_wrong_answers(browser, tmp_path: Path) -> None:
         last = len(stepper.steps) - 1  # ā's third contribution: ā = 1 + 2 + 2 = 5
         opened.js(f"window.autogradViz.goto({last})")
         assert page.text_content("#av-step-text") == stepper.steps[last]["quiz"]["ask"]
-        assert page.text_content("#g0 text[fill='#fefefe']") == "?"  # the box is blank until answered
+        assert opened.js("window.autogradViz.shown('g0')") == "?"  # the box is blank until answered
         wrong = opened.js("window.autogradViz.answer('4')")
         assert not wrong["correct"] and wrong["hint"] == "a̅ is missing the path through L"
         assert "sign" in opened.js("window.autogradViz.answer('−5')")["hint"]
@@ -183,7 +188,7 @@ def test_quiz_right_and_wrong_answers(browser, tmp_path: Path) -> None:
         page.fill("#av-answer", "5")
         page.press("#av-answer", "Enter")
         assert page.text_content("#av-feedback").startswith("right")
-        assert page.text_content("#g0 text[fill='#fefefe']") == "5"
+        assert opened.js("window.autogradViz.shown('g0')") == "5"
         assert page.text_content("#av-step-text") == stepper.steps[last]["text"]
         assert page.text_content("#av-score") == "1 / 4 right"
         # an earlier step: a contribution alone is not the running sum

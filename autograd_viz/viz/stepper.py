@@ -21,6 +21,7 @@ import html
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -285,7 +286,8 @@ def _backward_steps(model: Model, root: Node) -> None:
     shown = _box_text(seed, p)
     _longest(model, rid, shown)
     model.steps.append({"kind": "backward", "node": rid, "edge": None,
-                        "text": f"{adjoint_name(rname, rname)} = 1: the backward pass starts at the output (∂{rname}/∂{rname} = 1)",
+                        "text": f"{adjoint_name(rname, rname)} = 1: the backward pass starts at the output "
+                                f"(∂{rname}/∂{rname} = 1)",
                         "value": 1.0, "total": 1.0, "shown": shown, "complete": True})
     order = topological_order(root)
     # how many drawn contributions each drawn value will receive (for "all n paths")
@@ -337,7 +339,8 @@ def _backward_step(model: Model, consumer: Node, i: int, parent: Node, upstream:
             text += f"; {pbar} = {terms} = {num(scalar_of(total), p)}"
             if complete:
                 text += f" (all {len(got)} paths)"
-        quiz = _quiz(scene, pbar, cbar, pname, cname, derivative, u, lval, c, previous, total, got, complete, p)
+        if model.quiz:
+            quiz = _quiz(scene, pbar, cbar, pname, cname, derivative, u, lval, c, previous, total, got, complete, p)
     else:
         if cbar in derivative or not op.elementwise:
             sentence = f"{pbar} += {derivative}"
@@ -364,7 +367,7 @@ def _backward_step(model: Model, consumer: Node, i: int, parent: Node, upstream:
         small_total = _array(total)
         if small_total is not None:
             step["total_array"] = small_total
-    if quiz is not None:
+    if quiz is not None and model.quiz:
         step["quiz"] = quiz
     return step
 
@@ -540,7 +543,8 @@ def _forward_boxes(graph: Any, model: Model, nodes: list[Node], state: dict[str,
             if is_scalar(node.data):
                 lines.append(_value_line(model, element, state))
             else:
-                lines += [small(esc(f"{_shape(node.data)} {node.data.dtype}")), _value_line(model, element, state, "10")]
+                lines += [small(esc(f"{_shape(node.data)} {node.data.dtype}")),
+                          _value_line(model, element, state, "10")]
         graph.node(element, label=html_label(lines), **_box_attrs(model, element, role, state))
 
 
@@ -590,6 +594,7 @@ def clean_svg(svg: str) -> str:
         end = svg.find("-->", begin)
         pos = len(svg) if end < 0 else end + 3
     svg = "".join(out)
+    svg = re.sub(r"<title>[^<]*</title>\n?", "", svg)  # DOT names as tooltips: noise, and 5% of the file
     head_end = svg.find(">")
     head = svg[:head_end]
     for attr in ("width", "height"):
@@ -698,7 +703,8 @@ def is_stepper_output(path: str | os.PathLike | None) -> bool:
     return path is not None and Path(path).suffix.lower() in PAGE_SUFFIXES + ANIMATION_SUFFIXES
 
 
-def write_outputs(root: Node, output: str | None, frames: str | None, *, quiz: bool = False, **kwargs: Any) -> list[str]:
+def write_outputs(root: Node, output: str | None, frames: str | None, *, quiz: bool = False,
+                  **kwargs: Any) -> list[str]:
     """What ``autograd-viz graph`` does for ``-o page.html``/``-o steps.gif``/``--frames DIR``/``--quiz``;
     returns the lines to print."""
     if quiz and not (output is not None and Path(output).suffix.lower() in PAGE_SUFFIXES):
