@@ -163,3 +163,25 @@ def test_cli_quiz_without_a_page_is_an_error() -> None:
     result = run("a*a + a", "--at", "a=2", "--quiz", "-o", "x.svg")
     assert result.exit_code != 0
     assert result.output.strip().splitlines()[-1] == "error: --quiz makes a page: add -o QUIZ.html"
+
+
+def test_a_collapsed_graph_still_sums_every_path() -> None:
+    """Past max_nodes, contributions through values not drawn are steps without an edge; every drawn adjoint's
+    last total is still the engine's gradient."""
+    x = [Value(float(k + 1) / 7, name=f"x{k}", role="input") for k in range(6)]
+    h = [(xi * (k + 1) + x[0]).tanh() for k, xi in enumerate(x)]
+    loss = sum(h[1:], h[0]) * x[0]
+    stepper = Stepper(loss, max_nodes=16)
+    assert stepper.model.scene.hidden > 0
+    loss.backward()
+    last = {s["node"]: s for s in stepper.steps if s["kind"] == "backward"}
+    scene = stepper.model.scene
+    checked = 0
+    for node in scene.nodes:
+        step = last.get(f"g{scene.key(node)}")
+        if step is not None:
+            assert step["total"] == pytest.approx(node.grad, rel=1e-12, abs=0), step["text"]
+            checked += 1
+    assert checked >= 5
+    hidden = [s for s in stepper.steps if s["kind"] == "backward" and s["edge"] is None][1:]  # after the seed
+    assert hidden and all("through values not drawn" in s["text"] for s in hidden)

@@ -290,10 +290,10 @@ def _backward_steps(model: Model, root: Node) -> None:
                                 f"(∂{rname}/∂{rname} = 1)",
                         "value": 1.0, "total": 1.0, "shown": shown, "complete": True})
     order = topological_order(root)
-    # how many drawn contributions each drawn value will receive (for "all n paths")
+    # how many contributions each drawn value will receive (for "all n paths"), from drawn values or not
     expected: dict[int, int] = {}
     for node in order:
-        if node.op is None or not scene.drawn(node):
+        if node.op is None:
             continue
         for q in node.parents:
             if q.requires_grad and scene.drawn(q):
@@ -309,12 +309,34 @@ def _backward_steps(model: Model, root: Node) -> None:
                 continue
             previous = adjoint.get(id(parent))
             adjoint[id(parent)] = part if previous is None else previous + part
-            if not (scene.drawn(parent) and scene.drawn(node)):
+            if not scene.drawn(parent):
                 continue
             got = received.setdefault(id(parent), [])
             got.append((node, part))
-            model.steps.append(_backward_step(model, node, i, parent, grad, part, previous, got,
-                                              expected.get(id(parent), 1)))
+            if scene.drawn(node):
+                model.steps.append(_backward_step(model, node, i, parent, grad, part, previous, got,
+                                                  expected.get(id(parent), 1)))
+            else:  # a path through values cut by max_nodes: its contribution still counts, without an edge
+                model.steps.append(_hidden_step(model, parent, part, got, expected.get(id(parent), 1)))
+
+
+def _hidden_step(model: Model, parent: Node, part: Any, got: list[tuple[Node, Any]], expected: int) -> dict[str, Any]:
+    scene, p = model.scene, model.options.precision
+    total = model.adjoint[id(parent)]
+    pbar = adjoint_name(scene.label(parent), scene.label(scene.root))
+    complete = len(got) >= expected
+    text = f"{pbar} += {_box_text(part, p)} through values not drawn (max_nodes)"
+    if is_scalar(total) and len(got) > 1:
+        text += f"; {pbar} = {' + '.join(operand(scalar_of(g), p) for _, g in got)} = {num(scalar_of(total), p)}"
+    if complete and len(got) > 1:
+        text += f" (all {len(got)} paths)"
+    shown = _box_text(total, p)
+    bid = backward_id(scene, parent)
+    _longest(model, bid, shown)
+    step = {"kind": "backward", "node": bid, "edge": None, "text": text, "value": _number_or_str(_mean(part)),
+            "total": _number_or_str(_mean(total)), "shown": shown, "complete": complete}
+    step.update(_value_fields(part))
+    return step
 
 
 def _backward_step(model: Model, consumer: Node, i: int, parent: Node, upstream: Any, part: Any,
@@ -519,7 +541,7 @@ def _box_attrs(model: Model, element: str, role: str, state: dict[str, Any] | No
     attrs["id"] = element
     if state is not None:
         size = state["sizes"].get(element)
-        if size is not None:
+        if size is not None and element in model.longest:  # boxes whose text changes; the rest keep their label
             attrs.update(width=f"{size[0]:.4f}", height=f"{size[1]:.4f}", fixedsize="true")
         if element == state.get("current"):
             attrs.update(fillcolor="#ffe08a", color="#d9480f")
