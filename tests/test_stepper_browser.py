@@ -91,7 +91,7 @@ def test_every_step_in_the_browser(browser, tmp_path: Path, name: str) -> None:
                     current: document.getElementById(s.node).getAttribute('data-av'),
                     edge: s.edge === null ? 'current' : document.getElementById(s.edge).getAttribute('data-av'),
                     shown: window.autogradViz.shown(s.node),
-                    currents: document.querySelectorAll('#av-svg g.node[data-av="current"]').length,
+                    currents: document.querySelectorAll('#av-canvas g.node[data-av="current"]').length,
                     fill: document.getElementById(s.node).querySelector('path, polygon').getAttribute('fill')})""",
                 step)
             assert state["text"] == step["text"] and state["index"] == i
