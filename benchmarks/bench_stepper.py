@@ -100,7 +100,7 @@ def main() -> None:
     else:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
-            opens, loads, per_step, sync, worst = [], [], [], [], []
+            opens, loads, inits, per_step, sync, worst = [], [], [], [], [], []
             for _ in range(repeats):
                 context = browser.new_context(viewport={"width": 1400, "height": 820})
                 tab = context.new_page()
@@ -110,6 +110,7 @@ def main() -> None:
                 opens.append(time.perf_counter() - t0)
                 assert ready
                 loads.append(tab.evaluate("() => performance.getEntriesByType('navigation')[0].loadEventEnd") / 1e3)
+                inits.append(tab.evaluate("() => window.autogradViz.initMs") / 1e3)
                 result = tab.evaluate(STEP_LOOP, steps)
                 per_step += result["times"]
                 sync += result["sync"]
@@ -123,7 +124,7 @@ def main() -> None:
             print(f"per step, {name} (ms), {len(times):,} steps: min {times[0]:.1f} · median "
                   f"{statistics.median(times):.1f} · p95 {p95:.1f} · max {times[-1]:.1f}")
         print(f"open in headless Chromium, goto to load event (s): {fmt(opens)}")
-        print(f"  navigation timing loadEventEnd (s): {fmt(loads)}")
+        print(f"  navigation timing loadEventEnd (s): {fmt(loads)}; of which our script's start-up: {fmt(inits)}")
         print(f"goto(-1) from the end / goto(end) from the start (ms): {fmt(worst, 1)}")
 
     gifs = []

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from stepper_cases import CASES, check_steps, fan_out, tanh_neuron, tensor_mlp
 
 from autograd_viz import Value, draw
 from autograd_viz.cli import main
 from autograd_viz.viz import available
 from autograd_viz.viz.stepper import Stepper, StepperError, page_data
 from autograd_viz.viz.style import DrawError
-from tests.stepper_cases import CASES, check_steps, fan_out, tanh_neuron, tensor_mlp
 
 needs_renderer = pytest.mark.skipif(not available(), reason="needs a Graphviz renderer: pip install graphviz-pure "
                                                              "(a dependency) or apt-get install graphviz")

@@ -13,10 +13,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from stepper_cases import CASES, check_steps, fan_out
 
 from autograd_viz.viz import available
 from autograd_viz.viz.stepper import Stepper
-from tests.stepper_cases import CASES, check_steps, fan_out
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="browser tests need Playwright: pip install playwright (the test extra)")

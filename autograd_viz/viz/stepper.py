@@ -135,6 +135,7 @@ def backward_id(scene: Scene, node: Node) -> str:
 
 
 def forward_edge_id(scene: Scene, consumer: Node, i: int) -> str:
+    """The forward edge from input ``i`` into ``consumer``: ``f<k>_<i>`` (``a*a`` has two)."""
     return f"f{scene.key(consumer)}_{i}"
 
 
@@ -673,6 +674,7 @@ class Stepper:
         return page_graph(self.model)
 
     def svg(self) -> str:
+        """The laid-out drawing (rendered once, then kept)."""
         if self._svg is None:
             self._svg = render(self.graph(), "svg", self.renderer, self.timeout).decode("utf-8")
         return self._svg
