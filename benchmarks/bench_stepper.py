@@ -116,6 +116,16 @@ def main() -> None:
                 sync += result["sync"]
                 worst += [result["back"], result["end"]]
                 context.close()
+            context = browser.new_context()
+            tab = context.new_page()
+            tab.set_content("<p>0</p>")
+            baseline = tab.evaluate("""async () => {
+              const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+              const t = []; const p = document.querySelector("p");
+              for (let k = 0; k < 200; k++) { const t0 = performance.now(); p.textContent = k; await frame();
+                                              t.push(performance.now() - t0); }
+              return t; }""")
+            context.close()
             browser.close()
         for name, times in (("next() + style and layout, synchronous", sync),
                             ("next() until painted (2 animation frames, so ≥ 1 vsync of 16.7 ms)", per_step)):
@@ -125,6 +135,7 @@ def main() -> None:
                   f"{statistics.median(times):.1f} · p95 {p95:.1f} · max {times[-1]:.1f}")
         print(f"open in headless Chromium, goto to load event (s): {fmt(opens)}")
         print(f"  navigation timing loadEventEnd (s): {fmt(loads)}; of which our script's start-up: {fmt(inits)}")
+        print(f"baseline: a one-line page, text change until painted (ms): median {statistics.median(baseline):.1f}")
         print(f"goto(-1) from the end / goto(end) from the start (ms): {fmt(worst, 1)}")
 
     gifs = []
