@@ -81,6 +81,15 @@
     if (value === null) { if (node.hasAttribute(name)) { node.removeAttribute(name); } }
     else if (node.getAttribute(name) !== value) { node.setAttribute(name, value); }
   }
+  // The middle of a box, read from its outline's coordinates: no layout is forced while the page starts.
+  function centreX(shape, text) {
+    var raw = shape && (shape.getAttribute("d") || shape.getAttribute("points"));
+    var nums = raw ? raw.match(/-?\d+(\.\d+)?/g) : null;
+    if (!nums || nums.length < 4) { var bb = text.getBBox(); return String(bb.x + bb.width / 2); }
+    var lo = Infinity, hi = -Infinity;
+    for (var k = 0; k + 1 < nums.length; k += 2) { var x = Number(nums[k]); lo = Math.min(lo, x); hi = Math.max(hi, x); }
+    return String((lo + hi) / 2);
+  }
   function box(id, centre) {
     if (id in boxes) { return boxes[id]; }
     var g = el(id), b = null;
@@ -103,7 +112,7 @@
       var extra = Object.keys(wanted).filter(function (text) { return !(text in b.values); });
       if (b.value && extra.length) {  // one text per value the box will show (a running sum): toggled by fill
         var t = b.value, cx = centre;
-        if (cx === undefined) { var bb = t.getBBox(); cx = String(bb.x + bb.width / 2); }
+        if (cx === undefined) { cx = centreX(b.shape, t); }
         t.setAttribute("x", cx);
         t.setAttribute("text-anchor", "middle");
         extra.forEach(function (text) {
@@ -457,12 +466,7 @@
   // every stepped box and edge starts pending; boxes that will show several values (running sums) get one text
   // per value now, in one batch (measure all, then insert all), so stepping never changes text
   var ids = Object.keys(nodeSteps);
-  var centres = {};
-  ids.forEach(function (id) {
-    var g = el(id), t = g && g.querySelector('text[fill="' + D.mark + '"]');
-    if (t && nodeSteps[id].length > 1) { var bb = t.getBBox(); centres[id] = String(bb.x + bb.width / 2); }
-  });
-  ids.forEach(function (id) { box(id, centres[id]); });
+  ids.forEach(function (id) { box(id); });
   ids.forEach(function (id) { paintNode(id, -1); });
   Object.keys(edgeStep).forEach(function (id) { paintEdge(id, -1); });
 
