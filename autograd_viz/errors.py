@@ -100,3 +100,14 @@ class UnreadableFileError(DerivationError):
 class DomainSpecError(DerivationError):
     """An assumption string of a derivation file that cannot be read or describes an empty set."""
 
+
+class DrawError(AutogradVizError, ValueError):
+    """A drawing option is invalid or the graph is larger than ``max_nodes`` with ``overflow="error"``."""
+
+
+class RenderError(AutogradVizError, RuntimeError):
+    """The renderer is missing, cannot write the format, failed or timed out (the message says which)."""
+
+
+class StepperError(DrawError):
+    """The step-through page cannot be made as asked (wrong output suffix, quiz without a page, ...)."""

@@ -14,8 +14,6 @@ from autograd_viz import errors
 #: defined elsewhere before issue 9; move each into errors.py (its old module may re-import it), then drop it here
 NOT_YET_MOVED = {
     "autograd_viz.train.loop.TrainingDiverged",
-    "autograd_viz.viz.renderers.RenderError",
-    "autograd_viz.viz.style.DrawError",
 }
 #: control flow inside the checker: caught where raised, never reach a user
 INTERNAL = {

@@ -25,6 +25,7 @@ from autograd_viz.ops import OPS, SCALAR_OPS
 from autograd_viz.scalar import Value
 from autograd_viz.viz import NoRendererWarning, draw
 from autograd_viz.viz.renderers import RENDERERS, choose, save
+from autograd_viz.viz.stepper import is_stepper_output, write_outputs
 from autograd_viz.viz.style import KINDS, RANKDIRS
 
 #: Functions an expression may call: the op table's one-input ops that ``Value`` has a method for.
@@ -172,9 +173,13 @@ def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Any, list[A
               help="Inputs drawn as parameters (blue), e.g. a,b (may be repeated).")
 @click.option("--kind", type=click.Choice(KINDS), default="both", show_default=True, help="What to draw.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Save the drawing: .dot .svg .png .pdf (by extension), or - for standard output.")
+              help="Save the drawing: .dot .svg .png .pdf (by extension), .html the step-through page, .gif its "
+                   "animation, or - for standard output.")
 @click.option("--format", "fmt", type=click.Choice(("svg", "png", "pdf", "dot")), default=None,
               help="Format of -o when its extension does not say (needed for -o -; default svg).")
+@click.option("--quiz", is_flag=True,
+              help="-o .html writes the step-through page, .gif its animation; --quiz: the student types each adjoint.")
+@click.option("--frames", type=click.Path(file_okay=False), metavar="DIR", help="Write one PNG per step into DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the value and gradients as JSON instead of a table.")
 @click.option("--mlp", "mlp_sizes", metavar="SIZES", help="Draw one training step of an MLP, e.g. 784,128,64,10.")
 @click.option("--batch", type=click.IntRange(1, MAX_BATCH), default=64, show_default=True, help="Batch size (--mlp).")
@@ -190,7 +195,8 @@ def build_mlp_step(sizes: list[int], batch: int, seed: int) -> tuple[Any, list[A
 @click.option("--shapes", default="", metavar="NAME=RxC,...", help="--unroll: tensor inputs, e.g. X=4x4,W=4x3.")
 def graph_command(expr: str | None, at: tuple[str, ...], params: tuple[str, ...], kind: str, output: str | None,
                   fmt: str | None, as_json: bool, mlp_sizes: str | None, batch: int, seed: int, renderer: str | None,
-                  rankdir: str, precision: int, max_nodes: int, step: str | None, unroll: bool, shapes: str) -> None:
+                  rankdir: str, precision: int, max_nodes: int, step: str | None, unroll: bool, shapes: str,
+                  quiz: bool = False, frames: str | None = None) -> None:
     """Draw the forward and backward graph of EXPR at the --at values, and print each input's gradient.
 
     Example: autograd-viz graph "0.5*(sigmoid(a*x0+b)-y0)**2" --at a=0.5,b=-1,x0=2,y0=1 --params a,b -o g.svg
@@ -230,7 +236,13 @@ def graph_command(expr: str | None, at: tuple[str, ...], params: tuple[str, ...]
             root, inputs = build_expression(expr, values, wanted)
         title, description = None, expr
     root.backward()
-    if output is not None:
+    if quiz or frames is not None or is_stepper_output(output):  # the step-through page (viz/stepper.py)
+        if renderer is not None:
+            choose(renderer)
+        for line in write_outputs(root, output, frames, quiz=quiz, rankdir=rankdir, precision=precision,
+                                  max_nodes=max_nodes, title=title, renderer=renderer):
+            click.echo(line, err=True)
+    if output is not None and not is_stepper_output(output):
         if renderer is not None:
             choose(renderer)  # a forced renderer that is missing is an error before any layout work
         graph = draw(root, kind=kind, rankdir=rankdir, precision=precision, max_nodes=max_nodes, title=title)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from autograd_viz.graph import Node
 from autograd_viz.viz.backward import add_backward, compute_adjoints
 from autograd_viz.viz.forward import add_forward
 from autograd_viz.viz.renderers import (
@@ -26,7 +27,6 @@ from autograd_viz.viz.renderers import (
 )
 from autograd_viz.viz.scene import build_scene
 from autograd_viz.viz.style import DrawError, DrawOptions, esc
-from autograd_viz.graph import Node
 
 #: Layout limits for graphs past ``large_graph`` values: bounded network-simplex and crossing passes keep
 #: a 2,000-node drawing to seconds (dense graphs otherwise take minutes in ``dot``). ``nslimit`` is scaled so
@@ -62,6 +62,7 @@ def draw(root: Node, kind: str = "both", *, rankdir: str = "LR", precision: int 
     graph = Graph(name="autograd_viz", graph_attr=_graph_attrs(options, len(scene.nodes)),
                   node_attr={"fontname": "Helvetica", "fontsize": "12", "margin": "0.12,0.06"},
                   edge_attr={"fontname": "Helvetica", "fontsize": "10", "arrowsize": "0.7"})
+    graph.stepper_source = (root, options)  # lets .save("page.html") build the step-through page
     if kind == "forward":
         add_forward(graph, scene, options, adjoints.value if adjoints is not None else None)
     elif kind == "backward":

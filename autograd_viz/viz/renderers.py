@@ -19,7 +19,7 @@ from typing import Any
 
 import graphviz
 
-from autograd_viz.errors import AutogradVizError
+from autograd_viz.errors import RenderError
 from autograd_viz.io import atomic_write_bytes, atomic_write_text
 
 RENDERERS = ("auto", "dot", "graphviz-pure", "none")
@@ -28,10 +28,6 @@ FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "d
 DEFAULT_TIMEOUT = 120.0
 HOW_TO_GET_ONE = ("no Graphviz renderer found: `pip install graphviz-pure` (SVG/PNG) or install Graphviz "
                   "(`apt-get install graphviz`, `brew install graphviz`) for every format")
-
-
-class RenderError(AutogradVizError, RuntimeError):
-    """The renderer is missing, cannot write the format, failed or timed out (the message says which)."""
 
 
 class NoRendererWarning(UserWarning):
@@ -128,6 +124,10 @@ def save(graph: graphviz.Digraph | str, path: str | os.PathLike, renderer: str |
     """
     target = Path(path)
     to_stdout = os.fspath(path) == "-"
+    if fmt is None and target.suffix.lower() in (".html", ".htm", ".gif"):  # the step-through page / animation
+        from autograd_viz.viz.stepper import stepper_from_graph
+
+        return stepper_from_graph(graph, renderer=renderer, timeout=timeout).save(target)
     if fmt is not None and fmt not in ("svg", "png", "pdf", "dot"):
         raise RenderError(f"save: format must be svg, png, pdf or dot, got {fmt!r}")
     fmt = fmt or FORMATS.get(target.suffix.lower()) or ("svg" if to_stdout else None)
@@ -150,10 +150,20 @@ def save(graph: graphviz.Digraph | str, path: str | os.PathLike, renderer: str |
 class Graph(graphviz.Digraph):
     """A ``graphviz.Digraph`` that displays in Jupyter with whichever renderer is installed."""
 
+    #: ``(root, DrawOptions)`` when made by :func:`autograd_viz.draw`: what the step-through page is built from.
+    stepper_source: tuple[Any, Any] | None = None
+
     def render_to(self, path: str | os.PathLike, renderer: str | None = None,
                   timeout: float = DEFAULT_TIMEOUT) -> Path:
         """Save to ``path`` (.dot/.gv/.svg/.png/.pdf by extension); see :func:`save`."""
         return save(self, path, renderer, timeout)
+
+    def save(self, filename: str | os.PathLike | None = None, directory: str | os.PathLike | None = None,
+             **kwargs: Any) -> str:
+        """graphviz's ``save`` (the DOT source), except ``.html``/``.gif``: the step-through page / animation."""
+        if filename is not None and Path(filename).suffix.lower() in (".html", ".htm", ".gif"):
+            return str(save(self, Path(directory or "") / filename))
+        return super().save(filename, directory=directory, **kwargs)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> dict[str, Any]:
         wanted = set(include) if include is not None else {"image/svg+xml"}

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.errors import AutogradVizError
+from autograd_viz.errors import DrawError
 from autograd_viz.graph import Node
 
 KINDS = ("forward", "backward", "both")
@@ -39,10 +39,6 @@ _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 #: names longer than this are drawn shortened with an ellipsis (the full name goes into the box's tooltip):
 #: Graphviz refuses HTML labels over 16,384 characters, and a box that wide is unreadable anyway
 MAX_NAME_CHARS = 48
-
-
-class DrawError(AutogradVizError, ValueError):
-    """A drawing option is invalid or the graph is larger than ``max_nodes`` with ``overflow="error"``."""
 
 
 @dataclass(frozen=True)
