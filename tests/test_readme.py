@@ -159,3 +159,23 @@ def test_comparison_figures_are_quoted_from_benchmarks() -> None:
         assert f"## {title}" in benchmarks, f"README cites a BENCHMARKS.md section {title!r} that does not exist"
     for figure in re.findall(r"\d+(?:\.\d+)?(?=\s*(?:µs|s\b|×|%))", comparison):
         assert figure in benchmarks, f"README quotes {figure} but BENCHMARKS.md does not have it"
+
+
+def test_render_a_graph_command_prints_the_table_the_readme_shows(tmp_path: Path) -> None:
+    """The first command of "Render a graph" (named steps, as the picture shows them) prints the README's table,
+    and its drawing names the boxes z, y and L as the picture does."""
+    from click.testing import CliRunner
+
+    section = _section("Render a graph")
+    bodies = BLOCK.findall(section)
+    command = next(body for lang, body in bodies if lang == "bash").strip()
+    shown = next(body for lang, body in bodies if lang == "").strip()
+    argv = shlex.split(command)[1:]
+    argv[argv.index("-o") + 1] = str(tmp_path / "notes_both.dot")
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 0, result.output
+    printed = [line.split() for line in result.stdout.strip().splitlines()]
+    assert printed == [line.split() for line in shown.splitlines()]
+    dot = (tmp_path / "notes_both.dot").read_text("utf-8")
+    for label in ("<B>z</B>", "<B>y</B>", "<B>L</B>", "σ(z)"):
+        assert label in dot, f"the drawing has no {label}"
