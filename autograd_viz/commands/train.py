@@ -91,12 +91,17 @@ def _count_parameters(sizes: list[int], batchnorm: bool) -> int:
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.npz (same options).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="BLAS threads (needs threadpoolctl; default 1 when it is installed, else the library default).")
+@click.option("--compile", "compile_step", is_flag=True,
+              help="Replay each step as a fixed list of NumPy kernels (same numbers, faster); models it cannot "
+                   "compile train normally after a one-line note.")
+@click.option("--show-kernels", is_flag=True, help="Print the compiled step's kernel list on stderr (implies --compile).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
 def train_command(dataset: str, data_dir: str | None, layers: str, activation: str, optimizer: str, lr: float,
                   epochs: int, batch_size: int, init_scheme: str, dropout: float, batchnorm: bool,
                   weight_decay: float, label_smoothing: float, val_split: float, patience: int | None, seed: int,
                   dtype: str, limit: int | None, out: str | None, as_json: bool, schedule: str, downsample: bool,
-                  resume: bool, threads: int | None, quiet: bool) -> None:
+                  resume: bool, threads: int | None, quiet: bool, compile_step: bool = False,
+                  show_kernels: bool = False) -> None:
     """Train an MLP (softmax cross-entropy) and report test accuracy."""
     from autograd_viz.train.threads import blas_threads, have_threadpoolctl
 
@@ -105,13 +110,15 @@ def train_command(dataset: str, data_dir: str | None, layers: str, activation: s
     with blas_threads(threads):
         _train(dataset, data_dir, layers, activation, optimizer, lr, epochs, batch_size, init_scheme, dropout,
                batchnorm, weight_decay, label_smoothing, val_split, patience, seed, dtype, limit, out, as_json,
-               schedule, downsample, resume, quiet)
+               schedule, downsample, resume, quiet, compile_step=compile_step or show_kernels,
+               show_kernels=show_kernels)
 
 
 def _train(dataset: str, data_dir: str | None, layers: str, activation: str, optimizer: str, lr: float,
            epochs: int, batch_size: int, init_scheme: str, dropout: float, batchnorm: bool, weight_decay: float,
            label_smoothing: float, val_split: float, patience: int | None, seed: int, dtype: str, limit: int | None,
-           out: str | None, as_json: bool, schedule: str, downsample: bool, resume: bool, quiet: bool) -> None:
+           out: str | None, as_json: bool, schedule: str, downsample: bool, resume: bool, quiet: bool,
+           compile_step: bool = False, show_kernels: bool = False) -> None:
     hidden = parse_layers(layers)
     features = 196 if downsample else 784
     sizes = [features, *hidden, 10]
@@ -155,13 +162,16 @@ def _train(dataset: str, data_dir: str | None, layers: str, activation: str, opt
     trainer = Trainer(model, opt, batch_size=batch_size, label_smoothing=label_smoothing, seed=seed,
                       schedule=optim.make_schedule(schedule, lr, epochs) if schedule != "constant" else None,
                       quiet=quiet, checkpoint_path=out_dir / "checkpoint.npz" if out_dir else None,
-                      meta={"config": config, "classes": list(ds.classes)})
+                      meta={"config": config, "classes": list(ds.classes)}, compile=compile_step)
     if resume:
         trainer.resume(out_dir / "checkpoint.npz")
     if not quiet and not as_json:
         click.echo(f"{ds.name}: {len(x):,} training images" + (f", {len(x_val):,} validation" if x_val is not None
                                                                 else ""), err=True)
         click.echo(nn.summary(model), err=True)
+    if show_kernels:  # the compiled step's kernel list (our readable "jaxpr"), or why it does not compile
+        step = trainer.compiled_step(x, y)
+        click.echo(str(step) if step is not None else trainer.compile_note, err=True)
     history = trainer.fit(x, y, epochs, x_val, y_val, patience=patience)
     metrics = _test_metrics(trainer, ds, config)
     metrics.update(epochs=len(history), best_epoch=history.best_epoch, stopped_early=history.stopped_early,
