@@ -94,7 +94,8 @@ def _count_parameters(sizes: list[int], batchnorm: bool) -> int:
 @click.option("--compile", "compile_step", is_flag=True,
               help="Replay each step as a fixed list of NumPy kernels (same numbers, faster); models it cannot "
                    "compile train normally after a one-line note.")
-@click.option("--show-kernels", is_flag=True, help="Print the compiled step's kernel list on stderr (implies --compile).")
+@click.option("--show-kernels", is_flag=True,
+              help="Print the compiled step's kernel list on stderr (implies --compile).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
 def train_command(dataset: str, data_dir: str | None, layers: str, activation: str, optimizer: str, lr: float,
                   epochs: int, batch_size: int, init_scheme: str, dropout: float, batchnorm: bool,

@@ -49,11 +49,14 @@ class _Plan:
         self.lines.append((section, text))
 
 
-def _signature(order: list[Node], index: dict[int, int], skip: Any) -> list[tuple]:
-    """Structure of a recorded graph: op, input positions, shapes and attributes (minus the batch labels)."""
+def _signature(order: list[Node], index: dict[int, int], skip: Any, xb: np.ndarray) -> list[tuple]:
+    """Structure of a recorded graph: op, input positions, shapes, attributes (minus the batch labels) and the
+    values of constant leaves (not the batch)."""
     sig = []
     for node in order:
         attrs = []
+        if node.op is None and not node.requires_grad and node.data is not xb:
+            attrs.append(("value", np.asarray(node.data).tobytes()))
         for key, value in sorted((node.attrs or {}).items()):
             if value is skip:
                 continue
@@ -168,7 +171,7 @@ class CompiledStep:
         order2, _, _ = self._record(xb2, yb2)
         index = {id(node): i for i, node in enumerate(order)}
         index2 = {id(node): i for i, node in enumerate(order2)}
-        if _signature(order, index, yb) != _signature(order2, index2, yb2):
+        if _signature(order, index, yb, xb) != _signature(order2, index2, yb2, xb2):
             raise ConfigError("compile: the graph differs between two batches (data-dependent structure or "
                               "constants)")
         plan = _Plan(rows)
