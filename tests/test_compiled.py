@@ -246,3 +246,21 @@ def test_cli_compile_and_show_kernels() -> None:
     assert b["test_accuracy"] == pytest.approx(a["test_accuracy"], abs=1e-3)
     dropout = CliRunner().invoke(main, [*args, "--compile", "--dropout", "0.2"])
     assert dropout.exit_code == 0
+
+
+def test_no_subnormal_state_after_gradients_become_exactly_zero() -> None:
+    """Inputs whose features go blank (MNIST's border pixels) leave Adam's moments decaying towards 0: the
+    compiled step flushes them before they become float32 subnormals (slow NumPy), as the optimizer does."""
+    x, y = _data(n=640)
+    blank = x.copy()
+    blank[:, :6] = 0.0  # from epoch 2 on, these six inputs are always 0: their weights get exactly zero gradient
+    plain, fast = _trainer(False), _trainer(True)
+    for trainer in (plain, fast):
+        trainer.fit(x, y, 1)
+        trainer.fit(blank, y, 80)  # 800 steps: 0.9^800 ≈ 1e-37, below float32's normal range without the flush
+    m = fast.compiled.m
+    tiny = np.finfo(np.float32).tiny
+    assert np.count_nonzero(m) < m.size  # the blank inputs' moments were flushed to exactly zero
+    assert np.all((m == 0) | (np.abs(m) >= tiny)) and np.all((fast.compiled.v == 0) | (fast.compiled.v >= tiny))
+    for a, b in zip(_weights(plain), _weights(fast), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
