@@ -32,6 +32,10 @@ from autograd_viz.optim.optimizers import FLUSH_BELOW, FLUSH_EVERY, Adam
 SUPPORTED_OPS = ("matmul", "add", "sub", "mul", "relu", "leaky_relu", "sigmoid", "tanh", "cross_entropy")
 
 
+def _op_name(node: Node) -> str:
+    return node.op.name if node.op is not None else "leaf"
+
+
 class _Plan:
     """The kernels of one batch size: buffers, forward + loss + backward as zero-argument calls, their text."""
 
@@ -43,6 +47,7 @@ class _Plan:
         self.xb: np.ndarray
         self.yb: np.ndarray
         self.logits: np.ndarray
+        self.dlogits: np.ndarray
 
     def add(self, section: str, text: str, call: Callable[[], Any]) -> None:
         self.calls.append(call)
@@ -54,7 +59,7 @@ def _signature(order: list[Node], index: dict[int, int], skip: Any, xb: np.ndarr
     values of constant leaves (not the batch)."""
     sig = []
     for node in order:
-        attrs = []
+        attrs: list[tuple[str, Any]] = []
         if node.op is None and not node.requires_grad and node.data is not xb:
             attrs.append(("value", np.asarray(node.data).tobytes()))
         for key, value in sorted((node.attrs or {}).items()):
@@ -261,7 +266,7 @@ class CompiledStep:
 
     def _forward_kernel(self, plan: _Plan, node: Node, i: int, ps: list[int], buf: dict, names: dict,
                         shape: Callable[[int], str]) -> None:
-        op, o = node.op.name, buf[i]
+        op, o = _op_name(node), buf[i]
         a = buf[ps[0]]
         b = buf[ps[1]] if len(ps) > 1 else None
         args = ", ".join(names[p] for p in ps)
@@ -277,7 +282,7 @@ class CompiledStep:
         elif op == "tanh":
             call = partial(np.tanh, a, out=o)
         elif op == "leaky_relu":
-            alpha = node.attrs["alpha"]
+            alpha = (node.attrs or {})["alpha"]
             mask = np.empty(a.shape, bool)
             scaled = np.empty_like(o)
 
@@ -307,7 +312,7 @@ class CompiledStep:
     def _cross_entropy_kernels(self, plan: _Plan, loss: Node, logits: np.ndarray, lname: str, name: str) -> None:
         rows, classes = logits.shape
         dt = logits.dtype
-        smoothing = float(loss.attrs["label_smoothing"])
+        smoothing = float((loss.attrs or {})["label_smoothing"])
         mx = np.empty((rows, 1), dt)
         shifted = np.empty_like(logits)
         e = np.empty_like(logits)
@@ -356,7 +361,7 @@ class CompiledStep:
 
     def _backward_kernels(self, plan: _Plan, node: Node, i: int, ps: list[int], buf: dict, gbuf: dict,
                           names: dict, consumers: dict, order: list[Node]) -> None:
-        op, g = node.op.name, gbuf[i]
+        op, g = _op_name(node), gbuf[i]
         gname = f"d{names[i]}"
         for k, j in enumerate(ps):
             if not order[j].requires_grad:
@@ -372,10 +377,10 @@ class CompiledStep:
             x = buf[ps[0]]
             if op == "matmul":
                 if k == 0:
-                    call: Callable[[], Any] = partial(np.matmul, g, other.T, out=target)
+                    call: Callable[[], Any] = partial(np.matmul, g, buf[ps[1]].T, out=target)
                     text = f"{tname} ← {gname} @ {names[ps[1]]}ᵀ"
                 else:
-                    call = partial(np.matmul, other.T, g, out=target)
+                    call = partial(np.matmul, buf[ps[0]].T, g, out=target)
                     text = f"{tname} ← {names[ps[0]]}ᵀ @ {gname}"
             elif op in ("add", "sub", "mul"):
                 call, text = self._elementwise_grad(op, k, g, gname, other, names.get(ps[1 - k], ""), target, tname)
@@ -388,7 +393,7 @@ class CompiledStep:
                     np.multiply(g, mask, out=target)
                 text = f"{tname} ← {gname} ⊙ [{names[ps[0]]} > 0]"
             elif op == "leaky_relu":
-                alpha, mask = node.attrs["alpha"], np.empty(x.shape, bool)
+                alpha, mask = (node.attrs or {})["alpha"], np.empty(x.shape, bool)
 
                 def call(x: np.ndarray = x, mask: np.ndarray = mask, g: np.ndarray = g,
                          target: np.ndarray = target, alpha: float = alpha) -> None:
