@@ -172,7 +172,8 @@ def _train(dataset: str, data_dir: str | None, layers: str, activation: str, opt
         click.echo(nn.summary(model), err=True)
     if show_kernels:  # the compiled step's kernel list (our readable "jaxpr"), or why it does not compile
         step = trainer.compiled_step(x, y)
-        click.echo(str(step) if step is not None else trainer.compile_note, err=True)
+        if step is not None or quiet:  # (without --quiet the trainer has printed the fallback note itself)
+            click.echo(str(step) if step is not None else trainer.compile_note, err=True)
     history = trainer.fit(x, y, epochs, x_val, y_val, patience=patience)
     metrics = _test_metrics(trainer, ds, config)
     metrics.update(epochs=len(history), best_epoch=history.best_epoch, stopped_early=history.stopped_early,
