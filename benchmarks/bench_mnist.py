@@ -1,4 +1,5 @@
-"""MNIST-training benchmark: autograd_viz vs a hand-written NumPy MLP vs PyTorch CPU, side by side in one run.
+"""MNIST-training benchmark: autograd_viz (normal and compiled step) vs a hand-written NumPy MLP vs PyTorch CPU vs
+JAX (jit-compiled step, optax Adam), side by side in one run.
 
 Workload: MLP 784-128-64-10, ReLU, softmax cross-entropy, Adam lr 1e-3, float32, Fashion-MNIST (60,000
 images), one epoch, no DataLoader (arrays indexed directly), same initial weights and batch order for all.
@@ -10,7 +11,8 @@ and, with --accuracy, test accuracy after 10 epochs on Fashion-MNIST and on the 
     python benchmarks/bench_mnist.py --accuracy       # the full figures (several minutes)
 
 Needs the data (AUTOGRAD_VIZ_DATA or --data-dir) and threadpoolctl (pip install 'autograd-viz[bench]');
-PyTorch rows appear when torch is installed.
+PyTorch rows appear when torch is installed, JAX rows when jax and optax are (pip install jax jaxlib optax; one
+thread: XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1", set for its worker).
 """
 
 from __future__ import annotations
@@ -48,15 +50,71 @@ def _init_weights(seed: int):
 
 
 # --- contenders: each trains `epochs` epochs and returns (seconds per epoch list, test accuracy) ----------------
-def run_ours(x, y, xt, yt, batch, epochs, seed):
+def run_ours(x, y, xt, yt, batch, epochs, seed, compile=False):
     from autograd_viz import optim
     from autograd_viz.train import Trainer
 
     model, _ = _init_weights(seed)
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), batch_size=batch, seed=seed, quiet=True,
-                      threads=None)  # the worker pins threads itself
+                      threads=None, compile=compile)  # the worker pins threads itself
+    if compile:  # compiling (recording the step twice) is excluded from the timing, as JAX's jit compile is
+        trainer.compiled_step(x, y)
+        if trainer.compiled is None:
+            raise SystemExit(trainer.compile_note)
     history = trainer.fit(x, y, epochs)
     return history.column("seconds"), trainer.evaluate(xt, yt)["accuracy"]
+
+
+def run_ours_compiled(x, y, xt, yt, batch, epochs, seed):
+    return run_ours(x, y, xt, yt, batch, epochs, seed, compile=True)
+
+
+def run_jax(x, y, xt, yt, batch, epochs, seed):
+    """jax.jit over value_and_grad + optax.adam: XLA fuses forward, backward and Adam. Both batch shapes (full,
+    and the last partial one) are compiled before the timed epochs; each step gets NumPy batches."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    _, layers = _init_weights(seed)
+    params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in layers]
+    opt = optax.adam(1e-3)
+    state = opt.init(params)
+
+    def forward(params, xb):
+        h = xb
+        for i, (w, b) in enumerate(params):
+            h = h @ w + b
+            if i < len(params) - 1:
+                h = jax.nn.relu(h)
+        return h
+
+    def loss_fn(params, xb, yb):
+        logp = jax.nn.log_softmax(forward(params, xb))
+        return -jnp.mean(jnp.take_along_axis(logp, yb[:, None], axis=1))
+
+    @jax.jit
+    def step(params, state, xb, yb):
+        loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, loss
+
+    y32 = y.astype(np.int32)
+    for rows in {batch, len(x) % batch} - {0}:  # compile outside the timing; results discarded
+        jax.block_until_ready(step(params, state, x[:rows], y32[:rows]))
+    rng, times = np.random.default_rng(seed), []
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        start = time.perf_counter()
+        losses = []
+        for s in range(0, len(x), batch):
+            idx = order[s:s + batch]
+            params, state, loss = step(params, state, x[idx], y32[idx])
+            losses.append(loss)
+        jax.block_until_ready((params, losses))
+        times.append(time.perf_counter() - start)
+    logits = np.asarray(jax.jit(forward)(params, xt))
+    return times, float(np.mean(logits.argmax(1) == yt))
 
 
 def run_numpy(x, y, xt, yt, batch, epochs, seed):
@@ -177,17 +235,21 @@ def worker(args) -> None:
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with threadpool_limits(limits=args.threads):
         blas = [i.get("num_threads") for i in threadpool_info()]
+        kernels = sorted({f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+                          for i in threadpool_info() if i.get("user_api") == "blas"})
         if args.worker == "floor":
             result = matmul_floor(args.batch, len(x))
         else:
-            fn = {"autograd_viz": run_ours, "numpy": run_numpy}.get(args.worker)
+            fn = {"autograd_viz": run_ours, "autograd_viz-compiled": run_ours_compiled, "numpy": run_numpy,
+                  "jax-jit": run_jax}.get(args.worker)
             if fn is None:
                 times, acc = run_torch(x, y, xt, yt, args.batch, args.epochs, args.seed, args.threads)
             else:
                 times, acc = fn(x, y, xt, yt, args.batch, args.epochs, args.seed)
             result = {"seconds": times, "test_accuracy": acc}
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    result.update(peak_rss_mib=rss / 1024, train_rss_mib=(rss - rss_data) / 1024, blas_threads=blas)
+    result.update(peak_rss_mib=rss / 1024, train_rss_mib=(rss - rss_data) / 1024, blas_threads=blas,
+                  blas_kernels=kernels)
     print(json.dumps(result))
 
 
@@ -200,6 +262,9 @@ def spawn(name: str, batch: int, threads: int, args, epochs: int = 1, dataset: s
         cmd += ["--data-dir", args.data_dir]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads)}
+    if name == "jax-jit":  # must be set before jax is imported: XLA's CPU thread pools
+        env["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" if threads == 1
+                            else env.get("XLA_FLAGS", ""))
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if done.returncode:
         raise SystemExit(f"{name} failed:\n{done.stderr}")
@@ -209,6 +274,15 @@ def spawn(name: str, batch: int, threads: int, args, epochs: int = 1, dataset: s
 def _have_torch() -> bool:
     try:
         import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _have_jax() -> bool:
+    try:
+        import jax  # noqa: F401
+        import optax  # noqa: F401
     except ImportError:
         return False
     return True
@@ -227,6 +301,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", dest="json_out", default=None, help="also write all results to this file")
+    parser.add_argument("--contenders", default=None,
+                        help="comma-separated subset, e.g. autograd_viz-compiled:1,jax-jit (default: all installed)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
@@ -237,18 +313,24 @@ def main() -> None:
         return
     if args.quick:
         args.repeats, args.limit, args.seeds, args.epochs_per_run = 2, args.limit or 10_000, 1, 3
-    contenders = [("autograd_viz", 1), ("autograd_viz", 2), ("numpy", 1), ("numpy", 2)]
+    parser_choice = [c.strip() for c in args.contenders.split(",")] if args.contenders else None
+    contenders = [("autograd_viz", 1), ("autograd_viz", 2), ("autograd_viz-compiled", 1),
+                  ("autograd_viz-compiled", 2), ("numpy", 1), ("numpy", 2)]
     if _have_torch():
         contenders += [("torch", 1), ("torch", 2)]
+    if _have_jax():
+        contenders += [("jax-jit", 1)]
+    if parser_choice:
+        contenders = [c for c in contenders if c[0] in parser_choice or f"{c[0]}:{c[1]}" in parser_choice]
     results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                                 f"NumPy {np.__version__}", "load_average": os.getloadavg(), "rows": []}
     n = args.limit or 60_000
     print(f"# MNIST training benchmark: 784-128-64-10 ReLU, Adam 1e-3, float32, {args.dataset}, {n:,} images/epoch, "
           f"{args.repeats} process(es) x {args.epochs_per_run} epoch(s) per contender; load average "
           f"{os.getloadavg()[0]:.2f}")
-    print("| contender | threads | batch | s/epoch min / median / max | vs NumPy (min / median) | peak RSS MiB "
-          "(train part) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| contender | threads | batch | s/epoch min / median / max | vs NumPy (min / median) | vs JAX-jit "
+          "(median) | peak RSS MiB (train part) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for batch in [int(b) for b in args.batches.split(",")]:
         floor = spawn("floor", batch, 1, args)
         medians = {}
@@ -264,16 +346,21 @@ def main() -> None:
             medians[(name, threads)] = (min(secs), med)
             row = {"contender": name, "threads": threads, "batch": batch, "seconds": secs, "median": med,
                    "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
-                   "train_rss_mib": max(r["train_rss_mib"] for r in runs), "blas_threads": runs[0]["blas_threads"]}
+                   "train_rss_mib": max(r["train_rss_mib"] for r in runs), "blas_threads": runs[0]["blas_threads"],
+                   "blas_kernels": runs[0].get("blas_kernels", []), "load_after": os.getloadavg()[0]}
             results["rows"].append(row)
+        jax_median = medians.get(("jax-jit", 1), (None, None))[1]
         for row in [r for r in results["rows"] if r["batch"] == batch]:
-            base = medians[("numpy", row["threads"])]
-            ratio = f"{min(row['seconds']) / base[0]:.2f}x / {row['median'] / base[1]:.2f}x"
+            base = medians.get(("numpy", row["threads"]))
+            ratio = f"{min(row['seconds']) / base[0]:.2f}x / {row['median'] / base[1]:.2f}x" if base else ""
+            vs_jax = f"{row['median'] / jax_median:.2f}x" if jax_median else ""
             print(f"| {row['contender']} | {row['threads']} | {batch} | {min(row['seconds']):.2f} / "
-                  f"{row['median']:.2f} / {max(row['seconds']):.2f} | {ratio} | {row['peak_rss_mib']:.0f} "
-                  f"({row['train_rss_mib']:.0f}) |")
+                  f"{row['median']:.2f} / {max(row['seconds']):.2f} | {ratio} | {vs_jax} | "
+                  f"{row['peak_rss_mib']:.0f} ({row['train_rss_mib']:.0f}) |")
         print(f"| compute floor ({floor['gflops']:.0f} GFLOP/s, 1 thread) | 1 | {batch} | "
-              f"{floor['floor_seconds']:.2f} | | |")
+              f"{floor['floor_seconds']:.2f} | | | |")
+        kernels = sorted({k for r in results["rows"] for k in r.get("blas_kernels", [])})
+        results["blas_kernels"] = kernels
         results[f"floor_{batch}"] = floor
     if args.accuracy:
         seeds = range(args.seeds)
@@ -293,6 +380,8 @@ def main() -> None:
                      for a in found.values()]
             print(f"| {dataset} | " + " | ".join(cells) + (" |" if len(cells) == 2 else " | - |"))
         args.limit, args.seed = saved_limit, saved_seed
+    print(f"# NumPy's BLAS (threadpoolctl): {', '.join(results.get('blas_kernels', [])) or 'unknown'}; load average "
+          f"at the end {os.getloadavg()[0]:.2f}")
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)

@@ -103,12 +103,18 @@ def parse_layers(text: str) -> list[int]:
               "--patience and the output options may change).")
 @click.option("--threads", type=click.IntRange(1, 1024), default=None,
               help="BLAS threads (needs threadpoolctl; default 1 when it is installed, else the library default).")
+@click.option("--compile", "compile_step", is_flag=True,
+              help="Replay each step as a fixed list of NumPy kernels (same numbers, faster); models it cannot "
+                   "compile train normally after a one-line note.")
+@click.option("--show-kernels", is_flag=True,
+              help="Print the compiled step's kernel list on stderr (implies --compile).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
 def train_command(dataset: str, data_dir: str | None, layers: str, activation: str, optimizer: str, lr: float,
                   epochs: int, batch_size: int, init_scheme: str, dropout: float, batchnorm: bool,
                   weight_decay: float, label_smoothing: float, val_split: float, patience: int | None, seed: int,
                   dtype: str, limit: int | None, out: str | None, as_json: bool, schedule: str, downsample: bool,
-                  resume: bool, threads: int | None, quiet: bool) -> None:
+                  resume: bool, threads: int | None, quiet: bool, compile_step: bool = False,
+                  show_kernels: bool = False) -> None:
     """Train an MLP (softmax cross-entropy) and report test accuracy."""
     from autograd_viz.train.threads import blas_threads, have_threadpoolctl
 
@@ -117,13 +123,15 @@ def train_command(dataset: str, data_dir: str | None, layers: str, activation: s
     with blas_threads(threads):
         _train(dataset, data_dir, layers, activation, optimizer, lr, epochs, batch_size, init_scheme, dropout,
                batchnorm, weight_decay, label_smoothing, val_split, patience, seed, dtype, limit, out, as_json,
-               schedule, downsample, resume, quiet)
+               schedule, downsample, resume, quiet, compile_step=compile_step or show_kernels,
+               show_kernels=show_kernels)
 
 
 def _train(dataset: str, data_dir: str | None, layers: str, activation: str, optimizer: str, lr: float,
            epochs: int, batch_size: int, init_scheme: str, dropout: float, batchnorm: bool, weight_decay: float,
            label_smoothing: float, val_split: float, patience: int | None, seed: int, dtype: str, limit: int | None,
-           out: str | None, as_json: bool, schedule: str, downsample: bool, resume: bool, quiet: bool) -> None:
+           out: str | None, as_json: bool, schedule: str, downsample: bool, resume: bool, quiet: bool,
+           compile_step: bool = False, show_kernels: bool = False) -> None:
     hidden = parse_layers(layers)
     features = 196 if downsample else 784
     sizes = [features, *hidden, 10]
@@ -139,13 +147,13 @@ def _train(dataset: str, data_dir: str | None, layers: str, activation: str, opt
               "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "weight_decay": weight_decay,
               "label_smoothing": label_smoothing, "val_split": val_split, "limit": limit, "schedule": schedule}
     if out is None:
-        _run(config, data_dir, epochs, patience, None, as_json, resume, quiet)
+        _run(config, data_dir, epochs, patience, None, as_json, resume, quiet, compile_step, show_kernels)
         return
     out_dir = Path(out)
     check_writable_dir(out_dir, "--out")  # a read-only or impossible --out fails now, not after the first epoch
     with folder_lock(out_dir, "--out"):  # a second run into the same folder is refused, not interleaved
         remove_stale_temps(out_dir, OUTPUT_FILES, every=True)  # what a killed run (SIGKILL) left half-written
-        _run(config, data_dir, epochs, patience, out_dir, as_json, resume, quiet)
+        _run(config, data_dir, epochs, patience, out_dir, as_json, resume, quiet, compile_step, show_kernels)
 
 
 def _resume_mismatch(saved: dict[str, Any], config: dict[str, Any]) -> list[str]:
@@ -162,7 +170,7 @@ def _resume_mismatch(saved: dict[str, Any], config: dict[str, Any]) -> list[str]
 
 
 def _run(config: dict[str, Any], data_dir: str | None, epochs: int, patience: int | None, out_dir: Path | None,
-         as_json: bool, resume: bool, quiet: bool) -> None:
+         as_json: bool, resume: bool, quiet: bool, compile_step: bool = False, show_kernels: bool = False) -> None:
     from autograd_viz import nn, optim
     from autograd_viz.train import Trainer, load_checkpoint
 
@@ -204,13 +212,17 @@ def _run(config: dict[str, Any], data_dir: str | None, epochs: int, patience: in
     trainer = Trainer(model, opt, batch_size=config["batch_size"], label_smoothing=config["label_smoothing"],
                       seed=seed, schedule=optim.make_schedule(schedule, lr, epochs) if schedule != "constant" else None,
                       quiet=quiet, checkpoint_path=out_dir / "checkpoint.npz" if out_dir else None,
-                      meta={"config": config, "classes": list(ds.classes)})
+                      meta={"config": config, "classes": list(ds.classes)}, compile=compile_step)
     if checkpoint is not None:
         trainer.resume(checkpoint)
     if not quiet and not as_json:
         click.echo(f"{ds.name}: {len(x):,} training images" + (f", {len(x_val):,} validation" if x_val is not None
                                                                 else ""), err=True)
         click.echo(nn.summary(model), err=True)
+    if show_kernels:  # the compiled step's kernel list (our readable "jaxpr"), or why it does not compile
+        step = trainer.compiled_step(x, y)
+        if step is not None or quiet:  # (without --quiet the trainer has printed the fallback note itself)
+            click.echo(str(step) if step is not None else trainer.compile_note, err=True)
     history = trainer.fit(x, y, epochs, x_val, y_val, patience=patience)
     metrics = _test_metrics(trainer, ds, x_test, y_test)
     metrics.update(epochs=len(history), best_epoch=history.best_epoch, stopped_early=history.stopped_early,

@@ -48,6 +48,8 @@ class Trainer:
     maps outputs back to class predictions for accuracy. ``penalty(params)`` is added to the loss (L1/L2).
     ``threads``: BLAS threads during ``fit`` ("auto": 1 when threadpoolctl is installed, since a second thread
     does not help at these sizes and can be very slow on a busy machine; None: leave the pools alone).
+    ``compile``: replay each step as a fixed list of NumPy kernels (:mod:`autograd_viz.train.compiled`); a model,
+    loss or optimizer it cannot compile trains the normal way after a one-line note.
     """
 
     def __init__(self, model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Tensor] | None = None,
@@ -57,7 +59,7 @@ class Trainer:
                  to_labels: Callable[[np.ndarray], np.ndarray] = argmax_labels, quiet: bool = False,
                  stream: TextIO | None = None, checkpoint_path: str | os.PathLike | None = None,
                  meta: dict[str, Any] | None = None, eval_batch_size: int = 2048,
-                 threads: int | str | None = "auto") -> None:
+                 threads: int | str | None = "auto", compile: bool = False) -> None:
         if int(batch_size) < 1:
             raise TrainingConfigError(f"Trainer: batch_size must be >= 1, got {batch_size}")
         self.model, self.optimizer = model, optimizer
@@ -82,6 +84,7 @@ class Trainer:
         self._best_score = math.inf
         self._wait = 0
         self._has_batchnorm = any(isinstance(m, BatchNorm1d) for _, m in model.named_modules())
+        self.compile, self.compiled, self.compile_note = bool(compile), None, None  # see train/compiled.py
 
     # --- pieces -------------------------------------------------------------------------------------
     def loss(self, outputs: Tensor, labels: np.ndarray, *, labels_checked: bool = False) -> Tensor:
@@ -164,6 +167,7 @@ class Trainer:
         if monitor not in ("val_loss", "val_accuracy"):
             raise TrainingConfigError(f"fit: monitor must be val_loss or val_accuracy, got {monitor!r}")
         self._check_labels(x, y)
+        compiled = self.compiled_step(x, y) if self.compile else None
         n, bs = len(x), self.batch_size
         # BatchNorm cannot train on a batch of one sample: drop such a last batch.
         n_used = n - 1 if self._has_batchnorm and n % bs == 1 and n > 1 else n
@@ -180,7 +184,9 @@ class Trainer:
             order = self.rng.permutation(n)
             loss_sum, correct, seen = 0.0, 0, 0
             start_time = time.perf_counter()
-            for step, start in enumerate(range(0, n_used, bs), 1):
+            if compiled is not None:
+                loss_sum, correct, seen = compiled.run_epoch(x, y, order[:n_used], bar, epoch, start_time)
+            for step, start in enumerate(range(0, n_used, bs) if compiled is None else (), 1):
                 idx = order[start:start + bs]
                 xb, yb = x[idx], y[idx]
                 for p in params:
@@ -220,6 +226,14 @@ class Trainer:
         if restore_best and self._best_state is not None and self.history.best_epoch != self.epoch:
             model.load_state_dict(self._best_state)
         return self.history
+
+    def compiled_step(self, x: Any, y: Any) -> Any:
+        """The compiled step for training on ``x``, ``y`` (built once), or None when it does not compile."""
+        from autograd_viz.train.compiled import prepare
+
+        x, y = self._arrays(x, y, "compile")
+        self._check_labels(x, y)
+        return prepare(self, x, y)
 
     def _track_best(self, row: dict[str, Any], monitor: str, min_delta: float, patience: int | None) -> None:
         score = row[monitor] if monitor == "val_loss" else -row[monitor]

@@ -1,0 +1,593 @@
+"""A compiled training step: record one step's graph once, then replay it as a fixed list of NumPy kernels.
+
+``Trainer(..., compile=True)`` (CLI: ``autograd-viz train --compile``) records the forward graph and the loss of
+one batch with the normal engine, checks that it can replay it, and from then on runs every step as a list of
+NumPy calls that write into preallocated buffers (``out=``): no ``Tensor`` nodes per step, the batch gathered into
+a preallocated array, the gradients written straight into one flat gradient buffer, and one fused Adam update
+over one flat parameter buffer (the model's parameters become views into it). Each kernel is this module's own
+NumPy code for an op name, with the engine's formulas in the engine's order, so the replay gives the engine's
+numbers (tests/test_compiled.py compares them). ``str(step)`` / :meth:`CompiledStep.explain` prints the kernel
+list: what backprop executes, one line per call.
+
+What compiles: graphs of matmul, add, sub, mul, relu, leaky_relu, sigmoid, tanh ending in the trainer's softmax
+cross-entropy, with Adam (no AMSGrad) and parameters of one float dtype. Anything else (Dropout, BatchNorm,
+a custom loss or penalty, other optimizers, ops outside that list, a graph that changes from batch to batch)
+raises :class:`~autograd_viz.errors.ConfigError` with the reason, and the trainer falls back to the normal step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from autograd_viz.errors import ConfigError
+from autograd_viz.graph import Node, topological_order
+from autograd_viz.optim.optimizers import FLUSH_BELOW, FLUSH_EVERY, Adam
+
+#: op names the compiler has kernels for (forward and backward)
+SUPPORTED_OPS = ("matmul", "add", "sub", "mul", "relu", "leaky_relu", "sigmoid", "tanh", "cross_entropy")
+
+
+def _op_name(node: Node) -> str:
+    return node.op.name if node.op is not None else "leaf"
+
+
+class _Plan:
+    """The kernels of one batch size: buffers, forward + loss + backward as zero-argument calls, their text."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.calls: list[Callable[[], Any]] = []
+        self.lines: list[tuple[str, str]] = []  # (section, text)
+        self.loss = np.zeros(1)
+        self.xb: np.ndarray
+        self.yb: np.ndarray
+        self.logits: np.ndarray
+        self.dlogits: np.ndarray
+
+    def add(self, section: str, text: str, call: Callable[[], Any]) -> None:
+        self.calls.append(call)
+        self.lines.append((section, text))
+
+
+def _signature(order: list[Node], index: dict[int, int], skip: Any, xb: np.ndarray) -> list[tuple]:
+    """Structure of a recorded graph: op, input positions, shapes, attributes (minus the batch labels) and the
+    values of constant leaves (not the batch)."""
+    sig = []
+    for node in order:
+        attrs: list[tuple[str, Any]] = []
+        if node.op is None and not node.requires_grad and node.data is not xb:
+            attrs.append(("value", np.asarray(node.data).tobytes()))
+        for key, value in sorted((node.attrs or {}).items()):
+            if value is skip:
+                continue
+            attrs.append((key, value.tobytes() if isinstance(value, np.ndarray) else repr(value)))
+        sig.append((node.op.name if node.op is not None else None, tuple(index[id(p)] for p in node.parents),
+                    node.data.shape, str(node.data.dtype), node.requires_grad, tuple(attrs)))
+    return sig
+
+
+class CompiledStep:
+    """One training step of ``trainer``'s model, optimizer and loss, replayed as NumPy kernels (see the module).
+
+    Build it with :func:`compile_step`; :meth:`run_epoch` trains one epoch; ``str()`` lists the kernels.
+    """
+
+    def __init__(self, trainer: Any, x: np.ndarray, y: np.ndarray) -> None:
+        self.trainer = trainer
+        opt = trainer.optimizer
+        if trainer.loss_fn is not None or trainer.target_fn is not None or trainer.penalty is not None:
+            raise ConfigError("compile: only the built-in cross-entropy loss compiles (no loss_fn, target_fn or "
+                              "penalty)")
+        if type(opt) is not Adam or opt.amsgrad:
+            raise ConfigError(f"compile: only Adam (without AMSGrad) has a fused update, got {opt!r}")
+        params = list(trainer.params)
+        if [id(p) for p in params] != [id(p) for p in opt.params]:
+            raise ConfigError("compile: the optimizer must hold exactly the model's parameters, in order")
+        dtypes = {p.dtype for p in params}
+        if len(dtypes) != 1 or next(iter(dtypes)).kind != "f":
+            raise ConfigError(f"compile: parameters must share one float dtype, got {sorted(map(str, dtypes))}")
+        from autograd_viz.nn.layers import BatchNorm1d, Dropout
+
+        for name, module in trainer.model.named_modules():
+            if isinstance(module, BatchNorm1d) or (isinstance(module, Dropout) and module.p > 0):
+                raise ConfigError(f"compile: layer {name!r} ({type(module).__name__}) changes from step to step")
+        if any(True for _ in trainer.model.named_buffers()):
+            raise ConfigError("compile: the model has buffers (state updated outside the graph)")
+        self.dtype = next(iter(dtypes))
+        self.params = params
+        self.names = {id(p): name for name, p in trainer.model.named_parameters()}
+        sizes = [p.size for p in params]
+        self.offsets = [0, *np.cumsum(sizes).tolist()]
+        total = self.offsets[-1]
+        self.flat = np.empty(total, self.dtype)  # parameters (the model's p.data are views into it)
+        self.grad = np.zeros(total, self.dtype)
+        self.m = np.zeros(total, self.dtype)
+        self.v = np.zeros(total, self.dtype)
+        self.tmp = np.empty(total, self.dtype)
+        self._small = np.empty(total, bool)  # where the flush of subnormal state applies
+        self.step = 0
+        self.pviews = self._views(self.flat)
+        self.gviews = self._views(self.grad)
+        self.mviews, self.vviews = self._views(self.m), self._views(self.v)
+        self._sync_in()
+        self.plans: dict[int, _Plan] = {}
+        self.batch_size = trainer.batch_size
+        rows = min(self.batch_size, len(x))
+        self._plan(rows, x, y)
+
+    # --- parameters and optimizer state live in flat buffers -------------------------------------------
+    def _views(self, buffer: np.ndarray) -> list[np.ndarray]:
+        return [buffer[a:b].reshape(p.shape) for a, b, p in zip(self.offsets, self.offsets[1:], self.params,
+                                                                   strict=False)]
+
+    def _sync_in(self) -> None:
+        """Make the parameters views of the flat buffer and the optimizer's state views of m, v (copying values in).
+
+        Called before each epoch: cheap when nothing changed; after ``load_state_dict`` or uncompiled steps it
+        takes the current values over.
+        """
+        opt = self.trainer.optimizer
+        for p, view in zip(self.params, self.pviews, strict=True):
+            if p.data is not view:
+                np.copyto(view, p.data)
+                p.data = view
+        steps = {st.get("step", 0) for st in opt.state}
+        if len(steps) != 1:
+            raise ConfigError("compile: the optimizer's parameters are at different steps")
+        self.step = steps.pop()
+        for i, st in enumerate(opt.state):
+            for key, views in (("exp_avg", self.mviews), ("exp_avg_sq", self.vviews)):
+                if st.get(key) is not views[i]:
+                    if key in st:
+                        np.copyto(views[i], st[key])
+                    else:
+                        views[i].fill(0)
+                    st[key] = views[i]
+            st["step"] = self.step
+        opt._flat = None  # the optimizer rebuilds its own flat buffers from these views if it steps itself
+
+    def _sync_out(self) -> None:
+        for st in self.trainer.optimizer.state:
+            st["step"] = self.step
+
+    # --- recording --------------------------------------------------------------------------------------
+    def _record(self, xb: np.ndarray, yb: np.ndarray) -> tuple[list[Node], Node, Any]:
+        trainer = self.trainer
+        trainer.model.train()
+        trainer._checked_labels = yb  # the trainer's own fast path (fit has validated the labels)
+        out = trainer.model(xb)
+        loss = trainer.loss(out, yb)
+        return topological_order(loss), out, loss
+
+    def _plan(self, rows: int, x: np.ndarray, y: np.ndarray, idx: np.ndarray | None = None) -> _Plan:
+        """Record the graph on two batches of ``rows`` samples, check they agree, and build the kernels."""
+        n = len(x)
+        if idx is None:
+            idx = np.arange(rows)
+        xb = np.ascontiguousarray(x[idx])
+        yb = np.asarray(y[idx])
+        order, out, loss = self._record(xb, yb)
+        other = (idx + rows) % n if n > rows else idx[::-1].copy()
+        xb2, yb2 = np.ascontiguousarray(x[other]), np.asarray(y[other])
+        order2, _, _ = self._record(xb2, yb2)
+        index = {id(node): i for i, node in enumerate(order)}
+        index2 = {id(node): i for i, node in enumerate(order2)}
+        if _signature(order, index, yb, xb) != _signature(order2, index2, yb2, xb2):
+            raise ConfigError("compile: the graph differs between two batches (data-dependent structure or "
+                              "constants)")
+        plan = _Plan(rows)
+        self._build(plan, order, index, out, loss, xb, yb)
+        self.plans[rows] = plan
+        return plan
+
+    def _build(self, plan: _Plan, order: list[Node], index: dict[int, int], out: Node, loss: Node,
+               xb: np.ndarray, yb: np.ndarray) -> None:
+        param_pos = {id(p): i for i, p in enumerate(self.params)}
+        if loss.op is None or loss.op.name != "cross_entropy" or loss.parents[0] is not out:
+            raise ConfigError("compile: the loss is not the trainer's cross-entropy of the model output")
+        attrs = loss.attrs or {}
+        if attrs.get("reduction") != "mean" or attrs.get("target") is not yb or out.data.ndim != 2:
+            raise ConfigError("compile: cross-entropy must take the batch's class indices with reduction 'mean'")
+        buf: dict[int, np.ndarray] = {}  # node position -> forward value buffer
+        names: dict[int, str] = {}
+        used = {id(p) for p in self.params}
+        for i, node in enumerate(order):
+            if node.op is None:
+                if id(node) in param_pos:
+                    buf[i] = self.pviews[param_pos[id(node)]]
+                    names[i] = self.names.get(id(node), f"param{param_pos[id(node)]}")
+                    used.discard(id(node))
+                elif node.data is xb:
+                    plan.xb = buf[i] = np.empty_like(xb)
+                    names[i] = "x"
+                elif node.requires_grad:
+                    raise ConfigError(f"compile: leaf {node.label()} requires grad but is not an optimizer parameter")
+                else:
+                    buf[i] = np.array(node.data, copy=True)
+                    names[i] = f"c{i}"
+            elif node.op.name not in SUPPORTED_OPS:
+                raise ConfigError(f"compile: no kernel for op {node.op.name!r} (compiled: {', '.join(SUPPORTED_OPS)})")
+            else:
+                names[i] = "L" if node is loss else f"t{i}"
+                if node is not loss:
+                    buf[i] = np.empty(node.data.shape, node.data.dtype)
+        if used:
+            raise ConfigError("compile: a parameter is not used by the loss")
+        if not hasattr(plan, "xb"):
+            raise ConfigError("compile: the batch does not enter the graph directly (as the first layer's input)")
+        rows = plan.rows
+        plan.yb = np.empty(rows, np.intp)
+        plan.logits = buf[index[id(out)]]
+        pos = index
+        shape = lambda i: "×".join(map(str, order[i].data.shape)) or "scalar"  # noqa: E731
+        # --- forward kernels
+        for i, node in enumerate(order):
+            if node.op is None or node is loss:
+                continue
+            self._forward_kernel(plan, node, i, [pos[id(p)] for p in node.parents], buf, names, shape)
+        # --- loss and its gradient
+        lpos = pos[id(loss)]
+        self._cross_entropy_kernels(plan, loss, buf[pos[id(out)]], names[pos[id(out)]], names[lpos])
+        # --- backward: gradient buffers (parameters write into the flat gradient buffer)
+        consumers: dict[int, int] = {}
+        for node in order:
+            if node.op is not None:
+                for p in node.parents:
+                    consumers[pos[id(p)]] = consumers.get(pos[id(p)], 0) + 1
+        gbuf: dict[int, np.ndarray] = {}
+        for i, node in enumerate(order):
+            if not node.requires_grad or node is loss:
+                continue
+            gbuf[i] = self.gviews[param_pos[id(node)]] if id(node) in param_pos else np.empty_like(buf[i])
+        gbuf[pos[id(out)]] = plan.dlogits
+        zeroed = [i for i, c in consumers.items() if c > 1 and i in gbuf]
+        for i in zeroed:
+            plan.add("backward", f"d{names[i]} ← 0  (it feeds {consumers[i]} ops: contributions add up)",
+                     partial(gbuf[i].fill, 0))
+        for i in reversed(range(len(order))):
+            node = order[i]
+            if node.op is None or node is loss:
+                continue
+            self._backward_kernels(plan, node, i, [pos[id(p)] for p in node.parents], buf, gbuf, names,
+                                   consumers, order)
+
+    def _target(self, plan: _Plan, j: int, gbuf: dict[int, np.ndarray], consumers: dict[int, int],
+                names: dict[int, str]) -> tuple[np.ndarray, Callable[[], None] | None, str]:
+        """Where a gradient contribution to node ``j`` goes: its buffer, or scratch + an add when shared."""
+        if consumers[j] == 1:
+            return gbuf[j], None, f"d{names[j]}"
+        scratch = np.empty_like(gbuf[j])
+        return scratch, partial(np.add, gbuf[j], scratch, out=gbuf[j]), f"d{names[j]} +="
+
+    def _forward_kernel(self, plan: _Plan, node: Node, i: int, ps: list[int], buf: dict, names: dict,
+                        shape: Callable[[int], str]) -> None:
+        op, o = _op_name(node), buf[i]
+        a = buf[ps[0]]
+        b = buf[ps[1]] if len(ps) > 1 else None
+        args = ", ".join(names[p] for p in ps)
+        text = f"{names[i]} ← {op}({args})  {shape(i)}"
+        if op == "matmul":
+            if a.ndim != 2 or b is None or b.ndim != 2:
+                raise ConfigError("compile: only 2-D matmul compiles")
+            call: Callable[[], Any] = partial(np.matmul, a, b, out=o)
+        elif op in ("add", "sub", "mul"):
+            call = partial({"add": np.add, "sub": np.subtract, "mul": np.multiply}[op], a, b, out=o)
+        elif op == "relu":
+            call = partial(np.maximum, a, 0.0, out=o)
+        elif op == "tanh":
+            call = partial(np.tanh, a, out=o)
+        elif op == "leaky_relu":
+            alpha = (node.attrs or {})["alpha"]
+            mask = np.empty(a.shape, bool)
+            scaled = np.empty_like(o)
+
+            def call() -> None:  # where(x > 0, x, alpha x)
+                np.greater(a, 0, out=mask)
+                np.multiply(a, alpha, out=scaled)
+                np.copyto(o, scaled)
+                np.copyto(o, a, where=mask)
+            text = f"{names[i]} ← where({args} > 0, {args}, {alpha:g}·{args})  {shape(i)}"
+        elif op == "sigmoid":
+            e = np.empty_like(o)
+            ones = np.empty_like(o)
+
+            def call() -> None:  # where(x >= 0, 1, e) / (1 + e), e = exp(-|x|)
+                np.abs(a, out=e)
+                np.negative(e, out=e)
+                np.exp(e, out=e)
+                np.copyto(ones, e)
+                np.copyto(ones, 1.0, where=a >= 0)
+                np.add(e, 1.0, out=e)
+                np.divide(ones, e, out=o)
+            text = f"{names[i]} ← σ({args}) = where({args} ≥ 0, 1, e)/(1+e), e = exp(−|{args}|)  {shape(i)}"
+        else:  # pragma: no cover - _build checked the op names
+            raise ConfigError(f"compile: no kernel for op {op!r}")
+        plan.add("forward", text, call)
+
+    def _cross_entropy_kernels(self, plan: _Plan, loss: Node, logits: np.ndarray, lname: str, name: str) -> None:
+        rows, classes = logits.shape
+        dt = logits.dtype
+        smoothing = float((loss.attrs or {})["label_smoothing"])
+        mx = np.empty((rows, 1), dt)
+        shifted = np.empty_like(logits)
+        e = np.empty_like(logits)
+        lse = np.empty((rows, 1), dt)
+        logp = np.empty_like(logits)
+        p = np.empty_like(logits)
+        dl = plan.dlogits = np.empty_like(logits)
+        arange = np.arange(rows)
+        yb, out = plan.yb, plan.loss
+        dense = np.empty_like(logits)
+        dense_sum = np.empty((rows, 1), dt)
+        scale = np.ones((), dt) / rows  # the engine's seed (ones) / N
+
+        def forward() -> None:
+            np.max(logits, axis=1, keepdims=True, out=mx)
+            np.subtract(logits, mx, out=shifted)
+            np.exp(shifted, out=e)
+            np.sum(e, axis=1, keepdims=True, out=lse)
+            np.log(lse, out=lse)
+            np.subtract(shifted, lse, out=logp)
+            losses = -logp[arange, yb]
+            if smoothing:
+                losses = (1.0 - smoothing) * losses - (smoothing / classes) * logp.sum(axis=1)
+            out[0] = np.asarray(losses.sum() / rows, dtype=dt)
+            np.exp(logp, out=p)
+
+        def backward() -> None:
+            if smoothing:
+                dense.fill(0)
+                dense[arange, yb] = 1.0
+                np.multiply(dense, 1.0 - smoothing, out=dense)
+                np.add(dense, smoothing / classes, out=dense)
+                np.sum(dense, axis=1, keepdims=True, out=dense_sum)
+                np.multiply(p, dense_sum, out=dl)
+                np.subtract(dl, dense, out=dl)
+            else:
+                np.copyto(dl, p)
+                dl[arange, yb] -= 1.0
+            np.multiply(dl, scale, out=dl)
+
+        smooth = f", smoothing {smoothing:g}" if smoothing else ""
+        plan.add("loss", f"{name} ← cross_entropy({lname}, y{smooth}): p = softmax({lname}); "
+                         f"L = −mean(log p[y])  scalar", forward)
+        y_text = f"((1−{smoothing:g})·onehot(y) + {smoothing:g}/{classes})" if smoothing else "onehot(y)"
+        plan.add("backward", f"d{lname} ← (p − {y_text}) / {rows}  {rows}×{classes}", backward)
+
+    def _backward_kernels(self, plan: _Plan, node: Node, i: int, ps: list[int], buf: dict, gbuf: dict,
+                          names: dict, consumers: dict, order: list[Node]) -> None:
+        op, g = _op_name(node), gbuf[i]
+        gname = f"d{names[i]}"
+        for k, j in enumerate(ps):
+            if not order[j].requires_grad:
+                continue
+            passes_through = op == "add" or (op == "sub" and k == 0)
+            if (passes_through and order[j].op is not None and consumers[j] == 1
+                    and gbuf[j].shape == g.shape):
+                gbuf[j] = g  # the engine passes ḡ on unchanged here: share the buffer, no kernel
+                plan.lines.append(("backward", f"d{names[j]} = {gname}  (same buffer, no kernel)"))
+                continue
+            target, accumulate, tname = self._target(plan, j, gbuf, consumers, names)
+            other = buf[ps[1 - k]] if len(ps) == 2 else None
+            x = buf[ps[0]]
+            if op == "matmul":
+                if k == 0:
+                    call: Callable[[], Any] = partial(np.matmul, g, buf[ps[1]].T, out=target)
+                    text = f"{tname} ← {gname} @ {names[ps[1]]}ᵀ"
+                else:
+                    call = partial(np.matmul, buf[ps[0]].T, g, out=target)
+                    text = f"{tname} ← {names[ps[0]]}ᵀ @ {gname}"
+            elif op in ("add", "sub", "mul"):
+                call, text = self._elementwise_grad(op, k, g, gname, other, names.get(ps[1 - k], ""), target, tname)
+            elif op == "relu":
+                mask = np.empty(x.shape, bool)
+
+                def call(x: np.ndarray = x, mask: np.ndarray = mask, g: np.ndarray = g,
+                         target: np.ndarray = target) -> None:
+                    np.greater(x, 0, out=mask)
+                    np.multiply(g, mask, out=target)
+                text = f"{tname} ← {gname} ⊙ [{names[ps[0]]} > 0]"
+            elif op == "leaky_relu":
+                alpha, mask = (node.attrs or {})["alpha"], np.empty(x.shape, bool)
+
+                def call(x: np.ndarray = x, mask: np.ndarray = mask, g: np.ndarray = g,
+                         target: np.ndarray = target, alpha: float = alpha) -> None:
+                    np.greater(x, 0, out=mask)
+                    np.multiply(g, alpha, out=target)
+                    np.copyto(target, g, where=mask)
+                text = f"{tname} ← where({names[ps[0]]} > 0, {gname}, {alpha:g}·{gname})"
+            elif op in ("tanh", "sigmoid"):
+                y, scratch = buf[i], np.empty_like(buf[i])
+                if op == "tanh":
+                    def call(y: np.ndarray = y, s: np.ndarray = scratch, g: np.ndarray = g,
+                             target: np.ndarray = target) -> None:  # g (1 − y²)
+                        np.multiply(y, y, out=s)
+                        np.subtract(1.0, s, out=s)
+                        np.multiply(g, s, out=target)
+                    text = f"{tname} ← {gname} ⊙ (1 − {names[i]}²)"
+                else:
+                    def call(y: np.ndarray = y, s: np.ndarray = scratch, g: np.ndarray = g,
+                             target: np.ndarray = target) -> None:  # g y (1 − y)
+                        np.subtract(1.0, y, out=s)
+                        np.multiply(g, y, out=target)
+                        np.multiply(target, s, out=target)
+                    text = f"{tname} ← {gname} ⊙ {names[i]} ⊙ (1 − {names[i]})"
+            else:  # pragma: no cover - _build checked the op names
+                raise ConfigError(f"compile: no kernel for op {op!r}")
+            plan.add("backward", text, call)
+            if accumulate is not None:
+                plan.calls.append(accumulate)
+                plan.lines[-1] = ("backward", plan.lines[-1][1] + "  (into scratch, then added)")
+
+    def _elementwise_grad(self, op: str, k: int, g: np.ndarray, gname: str, other: np.ndarray | None,
+                          oname: str, target: np.ndarray, tname: str) -> tuple[Callable[[], Any], str]:
+        """add/sub/mul contribution to input ``k``, summed over broadcast axes to the input's shape."""
+        if op == "mul":
+            full = np.empty(g.shape, g.dtype) if target.shape != g.shape else target
+            first: Callable[[], Any] | None = partial(np.multiply, g, other, out=full)
+            text = f"{tname} ← {gname} ⊙ {oname}"
+        elif op == "sub" and k == 1:
+            full = np.empty(g.shape, g.dtype) if target.shape != g.shape else target
+            first = partial(np.negative, g, out=full)
+            text = f"{tname} ← −{gname}"
+        else:
+            full, first, text = g, None, f"{tname} ← {gname}"
+        if target.shape == g.shape:
+            if first is None:
+                return partial(np.copyto, target, g), text
+            return first, text
+        extra = g.ndim - target.ndim
+        stretched = tuple(a for a, size in enumerate(target.shape) if size == 1 and g.shape[a + extra] != 1)
+        lead = tuple(range(extra))
+        text += f", summed over axes {lead + tuple(a + extra for a in stretched)}"
+
+        def call() -> None:  # the engine's unbroadcast: leading axes first, then the stretched ones
+            if first is not None:
+                first()
+            if lead and not stretched:
+                np.sum(full, axis=lead, out=target)
+            elif stretched and not lead:
+                np.sum(full, axis=stretched, keepdims=True, out=target)
+            else:
+                np.copyto(target, full.sum(axis=lead).sum(axis=stretched, keepdims=True))
+        return call, text
+
+    # --- running ------------------------------------------------------------------------------------------
+    def _adam(self) -> None:
+        """The engine's Adam update (same operations, same order) over the whole flat buffers at once.
+
+        (Chunks small enough for the L2 cache measured slower: at 109,386 parameters the ~1 µs per NumPy call
+        costs more than the cache saves.)"""
+        opt = self.trainer.optimizer
+        self.step += 1
+        t = self.step
+        b1, b2, eps, lr, wd = opt.beta1, opt.beta2, opt.eps, opt.lr, opt.weight_decay
+        c = math.sqrt(1.0 - b2**t)
+        scale = lr * c / (1.0 - b1**t)
+        one_b1, one_b2, eps_c = 1.0 - b1, 1.0 - b2, eps * c
+        p, g, m, v, tmp = self.flat, self.grad, self.m, self.v, self.tmp
+        if wd:
+            np.multiply(p, wd, out=tmp)
+            g += tmp
+        m *= b1
+        np.multiply(g, one_b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(g, one_b2, out=tmp)
+        tmp *= g
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += eps_c
+        np.divide(m, tmp, out=tmp)
+        tmp *= scale
+        p -= tmp
+        opt.step_count += 1
+        if opt.step_count % FLUSH_EVERY == 0 and self.dtype.itemsize < 8:
+            # as the optimizer does: state that decays into subnormal floats makes NumPy 6-9x slower
+            small = self._small
+            for arr in (m, v):
+                np.abs(arr, out=tmp)
+                np.less(tmp, FLUSH_BELOW, out=small)
+                np.copyto(arr, 0.0, where=small)
+
+    def run_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, bar: Any, epoch: int,
+                  start_time: float) -> tuple[float, int, int]:
+        """Train one epoch over ``order`` (batches of ``batch_size``); returns (loss sum, correct, seen)."""
+        import time
+
+        trainer = self.trainer
+        self._sync_in()
+        bs, n = self.batch_size, len(order)
+        loss_sum, correct, seen = 0.0, 0, 0
+        to_labels = trainer.to_labels
+        isfinite = math.isfinite
+        try:
+            for step, start in enumerate(range(0, n, bs), 1):
+                idx = order[start:start + bs]
+                k = len(idx)
+                plan = self.plans.get(k)
+                if plan is None:
+                    plan = self._plan(k, x, y, idx)
+                np.take(x, idx, axis=0, out=plan.xb, mode="clip")  # clip: unbuffered (order is a permutation)
+                np.take(y, idx, out=plan.yb, mode="clip")
+                for call in plan.calls:
+                    call()
+                value = float(plan.loss[0])
+                if not isfinite(value):
+                    trainer._diverged(plan.xb.copy(), value, step)
+                self._adam()
+                trainer.global_step += 1
+                loss_sum += value * k
+                correct += int(np.count_nonzero(to_labels(plan.logits) == plan.yb))
+                seen += k
+                if bar.live:
+                    elapsed = time.perf_counter() - start_time
+                    bar.update(epoch, step, loss_sum / seen, correct / seen, seen / max(elapsed, 1e-9))
+        finally:
+            self._sync_out()
+        return loss_sum, correct, seen
+
+    # --- the readable kernel list ------------------------------------------------------------------------
+    def explain(self, rows: int | None = None) -> str:
+        """The kernel list of the step at ``rows`` samples (default: the batch size): our readable "jaxpr"."""
+        plan = self.plans.get(rows or min(self.plans, key=lambda r: -r))
+        if plan is None:
+            raise ConfigError(f"compile: no plan for {rows} rows (compiled: {sorted(self.plans)})")
+        total = self.offsets[-1]
+        lines = [f"compiled step: batch {plan.rows}, {len(plan.calls)} kernel calls + gather + Adam over "
+                 f"{total:,} parameters in one flat {self.dtype} buffer"]
+        section = None
+        x_shape = "×".join(map(str, plan.xb.shape))
+        for sec, text in [("forward", f"x ← gather(X, batch)  {x_shape}  (into a preallocated array)"),
+                          *plan.lines]:
+            if sec != section:
+                lines.append(f"{sec}:")
+                section = sec
+            lines.append(f"  {text}")
+        opt = self.trainer.optimizer
+        wd = f"g += {opt.weight_decay:g}·w; " if opt.weight_decay else ""
+        lines.append("update (flat, in place):")
+        lines.append(f"  adam: {wd}m ← {opt.beta1:g}·m + {1 - opt.beta1:g}·g; v ← {opt.beta2:g}·v + "
+                     f"{1 - opt.beta2:g}·g²; w ← w − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε√(1−β₂ᵗ))")
+        lines.append(f"  every {FLUSH_EVERY} steps: m, v entries below {FLUSH_BELOW:g} set to 0 (no subnormals)")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.explain()
+
+
+def compile_step(trainer: Any, x: np.ndarray, y: np.ndarray) -> CompiledStep:
+    """Compile ``trainer``'s step on the training arrays (``x`` float, ``y`` class indices).
+
+    Raises :class:`~autograd_viz.errors.ConfigError` naming what does not compile.
+    """
+    return CompiledStep(trainer, x, y)
+
+
+def prepare(trainer: Any, x: np.ndarray, y: np.ndarray, stream: Any = None) -> CompiledStep | None:
+    """The trainer's compiled step for these arrays (built once and kept as ``trainer.compiled``), or ``None``
+    after a one-line note (``trainer.compile_note``) when the step does not compile: training then takes the
+    normal path."""
+    import sys
+
+    step = getattr(trainer, "compiled", None)
+    if step is not None and step.batch_size == trainer.batch_size:
+        return step
+    if getattr(trainer, "compile_note", None):  # it did not compile before: do not record (and note) again
+        return None
+    try:
+        step = compile_step(trainer, x, y)
+    except ConfigError as exc:
+        reason = str(exc).removeprefix("compile: ")
+        trainer.compile_note = f"note: compile: falling back to the normal step: {reason}"
+        trainer.compiled = None
+        if not trainer.quiet:
+            print(trainer.compile_note, file=stream or trainer.stream or sys.stderr)
+        return None
+    trainer.compiled = step
+    return step

@@ -1,0 +1,184 @@
+"""Where the microseconds of one training step go: the engine's step and the compiled step, per part / kernel.
+
+Workload of bench_mnist.py (MLP 784-128-64-10, ReLU, softmax cross-entropy, Adam 1e-3, float32, Fashion-MNIST),
+one BLAS thread. Each part is timed on its own with perf_counter around it, over ``--steps`` real training steps
+(after ``--warmup`` steps, so Adam's state is past its first steps); the table gives the median and the minimum
+per step. The parts add up to a little more than a step timed whole (the timer calls cost ~0.1 µs each).
+
+    AUTOGRAD_VIZ_DATA=/work/shared/data python benchmarks/profile_step.py --batches 64,256
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+SIZES = [784, 128, 64, 10]
+
+
+def _setup(batch: int, compile: bool, data_dir: str | None):
+    from autograd_viz import nn, optim
+    from autograd_viz.commands.train import load_dataset, preprocess
+    from autograd_viz.train import Trainer
+
+    ds = load_dataset("fashion-mnist", data_dir, quiet=True)
+    x = preprocess(ds.train_images, "float32", False)
+    y = np.asarray(ds.train_labels, dtype=np.intp)
+    model = nn.mlp(SIZES, activation="relu", init="he", seed=0)
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), batch_size=batch, seed=0, quiet=True,
+                      threads=None, compile=compile)
+    return trainer, x, y
+
+
+def profile_engine(batch: int, steps: int, warmup: int, data_dir: str | None) -> list[tuple[str, list[float]]]:
+    """The normal step, in the parts Trainer.fit runs."""
+    from autograd_viz.graph import _creation_counter
+
+    trainer, x, y = _setup(batch, False, data_dir)
+    trainer._check_labels(x, y)
+    order = np.random.default_rng(0).permutation(len(x))
+    model, opt, params = trainer.model, trainer.optimizer, trainer.params
+    parts: dict[str, list[float]] = {k: [] for k in ("gather batch x[idx], y[idx]", "forward (model(xb): nodes)",
+                                                     "loss (cross-entropy node)", "backward (run_backward)",
+                                                     "optimizer.step (flat Adam, grads copied in)",
+                                                     "bookkeeping (loss value, accuracy count)")}
+    names = list(parts)
+    nodes = 0
+    pc = time.perf_counter
+    for s in range(warmup + steps):
+        start = (s * batch) % (len(x) - batch)
+        idx = order[start:start + batch]
+        t0 = pc()
+        xb, yb = x[idx], y[idx]
+        trainer._checked_labels = yb
+        t1 = pc()
+        for p in params:
+            p.grad = None
+        c0 = next(_creation_counter)
+        out = model(xb)
+        t2 = pc()
+        loss = trainer.loss(out, yb)
+        t3 = pc()
+        nodes = next(_creation_counter) - c0 - 1
+        loss.backward()
+        t4 = pc()
+        opt.step()
+        t5 = pc()
+        value = float(loss.data)
+        int(np.count_nonzero(trainer.to_labels(out.data) == yb)) + value
+        t6 = pc()
+        out = loss = None
+        if s >= warmup:
+            for name, a, b in zip(names, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6), strict=True):
+                parts[name].append(b - a)
+    parts_list = list(parts.items())
+    parts_list.append((f"(nodes made per step: {nodes})", []))
+    return parts_list
+
+
+def profile_compiled(batch: int, steps: int, warmup: int, data_dir: str | None) -> list[tuple[str, list[float]]]:
+    """The compiled step: the gather, every kernel, the Adam update."""
+    trainer, x, y = _setup(batch, True, data_dir)
+    step = trainer.compiled_step(x, y)
+    if step is None:
+        raise SystemExit(trainer.compile_note)
+    step._sync_in()
+    plan = step.plans[batch]
+    order = np.random.default_rng(0).permutation(len(x))
+    texts = [text for _, text in plan.lines if "no kernel" not in text]
+    calls = plan.calls
+    # lines and calls pair up except for "(into scratch, then added)" adds (none in this MLP)
+    labels = texts if len(texts) == len(calls) else [f"kernel {i}" for i in range(len(calls))]
+    parts: dict[str, list[float]] = {"gather batch (np.take into preallocated x, y)": []}
+    for label in labels:
+        parts[label] = []
+    parts["Adam, fused over the flat buffer (+ flush every 16 steps)"] = []
+    parts["bookkeeping (loss value, accuracy count)"] = []
+    pc = time.perf_counter
+    kernel_times = [parts[label] for label in labels]
+    for s in range(warmup + steps):
+        start = (s * batch) % (len(x) - batch)
+        idx = order[start:start + batch]
+        record = s >= warmup
+        t0 = pc()
+        np.take(x, idx, axis=0, out=plan.xb, mode="clip")
+        np.take(y, idx, out=plan.yb, mode="clip")
+        t1 = pc()
+        if record:
+            parts["gather batch (np.take into preallocated x, y)"].append(t1 - t0)
+        for call, bucket in zip(calls, kernel_times, strict=True):
+            a = pc()
+            call()
+            b = pc()
+            if record:
+                bucket.append(b - a)
+        a = pc()
+        step._adam()
+        b = pc()
+        value = float(plan.loss[0])
+        int(np.count_nonzero(trainer.to_labels(plan.logits) == plan.yb)) + value
+        c = pc()
+        if record:
+            parts["Adam, fused over the flat buffer (+ flush every 16 steps)"].append(b - a)
+            parts["bookkeeping (loss value, accuracy count)"].append(c - b)
+    return list(parts.items())
+
+
+def whole_steps(batch: int, compile: bool, steps: int, data_dir: str | None) -> float:
+    """Median seconds per step of Trainer.fit itself on ``steps`` batches (1 epoch over steps × batch images)."""
+    trainer, x, y = _setup(batch, compile, data_dir)
+    n = steps * batch
+    trainer.fit(x[:n], y[:n], 1)
+    times = []
+    for _ in range(3):
+        trainer.fit(x[:n], y[:n], trainer.epoch + 1)
+        times.append(trainer.history.rows[-1]["seconds"] / steps)
+    return statistics.median(times)
+
+
+def table(title: str, parts: list[tuple[str, list[float]]]) -> str:
+    total = sum(statistics.median(v) for _, v in parts if v)
+    lines = [f"{title}", "", "| part | µs per step (median) | min | share |", "| --- | ---: | ---: | ---: |"]
+    for name, values in parts:
+        if not values:
+            lines.append(f"| {name} | | | |")
+            continue
+        med = statistics.median(values)
+        lines.append(f"| {name.replace('|', '/')} | {1e6 * med:.1f} | {1e6 * min(values):.1f} | "
+                     f"{100 * med / total:.0f}% |")
+    lines.append(f"| **sum of parts** | **{1e6 * total:.0f}** | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", default="64,256")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=1):
+        blas = ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')} ({i['num_threads']} "
+                         f"thread)" for i in threadpool_info())
+        print(f"# NumPy {np.__version__}, BLAS {blas}, load average {os.getloadavg()[0]:.2f}, "
+              f"{args.steps} steps after {args.warmup} warm-up steps")
+        for batch in [int(b) for b in args.batches.split(",")]:
+            engine = profile_engine(batch, args.steps, args.warmup, args.data_dir)
+            compiled = profile_compiled(batch, args.steps, args.warmup, args.data_dir)
+            print()
+            print(table(f"### batch {batch}: normal step (Trainer, engine graph)", engine))
+            print()
+            print(table(f"### batch {batch}: compiled step (Trainer(compile=True))", compiled))
+            whole = {c: whole_steps(batch, c, 200, args.data_dir) for c in (False, True)}
+            print(f"\nwhole steps inside Trainer.fit (200 steps, median of 3): normal {1e6 * whole[False]:.0f} µs, "
+                  f"compiled {1e6 * whole[True]:.0f} µs per step; load average {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
