@@ -111,3 +111,7 @@ class RenderError(AutogradVizError, RuntimeError):
 
 class StepperError(DrawError):
     """The step-through page cannot be made as asked (wrong output suffix, quiz without a page, ...)."""
+
+
+class TrainingDiverged(AutogradVizError):
+    """The loss became NaN or infinite; the message names the epoch, the step and the layer."""

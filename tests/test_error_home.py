@@ -11,11 +11,7 @@ import pytest
 import autograd_viz
 from autograd_viz import errors
 
-#: defined elsewhere before issue 9; move each into errors.py (its old module may re-import it), then drop it here
-NOT_YET_MOVED = {
-    "autograd_viz.train.loop.TrainingDiverged",
-}
-#: control flow inside the checker: caught where raised, never reach a user
+#: control flow inside the checker, explain and the torch bridge: caught where raised, never reach a user
 INTERNAL = {
     "autograd_viz.check.budget.BudgetExceeded",
     "autograd_viz.check.engine.Unsupported",
@@ -51,13 +47,12 @@ def test_every_error_is_an_autograd_viz_error_defined_in_errors_py() -> None:
         if qualified in INTERNAL:
             continue
         assert issubclass(cls, errors.AutogradVizError), f"{qualified} is not an AutogradVizError"
-        if qualified not in NOT_YET_MOVED:
-            assert cls.__module__ == "autograd_viz.errors", f"{qualified}: define it in autograd_viz/errors.py"
+        assert cls.__module__ == "autograd_viz.errors", f"{qualified}: define it in autograd_viz/errors.py"
 
 
 def test_the_exception_lists_name_classes_that_exist() -> None:
     found = _exceptions_defined_in_the_package()
-    stale = sorted((NOT_YET_MOVED | INTERNAL) - set(found))
+    stale = sorted(INTERNAL - set(found))
     assert not stale, f"no longer defined there (moved?): remove from this test's lists: {stale}"
 
 

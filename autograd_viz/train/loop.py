@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import autograd_viz.functional as F
-from autograd_viz.errors import AutogradVizError, CheckpointError, ShapeError, TrainingConfigError
+from autograd_viz.errors import CheckpointError, ShapeError, TrainingConfigError, TrainingDiverged
 from autograd_viz.graph import no_grad
 from autograd_viz.nn.layers import BatchNorm1d, Dropout
 from autograd_viz.nn.module import Module, Sequential
@@ -29,10 +29,6 @@ from autograd_viz.train.progress import ProgressBar
 from autograd_viz.train.threads import blas_threads, have_threadpoolctl
 
 _CROSS_ENTROPY = OPS["cross_entropy"]
-
-
-class TrainingDiverged(AutogradVizError):
-    """The loss became NaN or infinite; the message names the epoch, the step and the layer."""
 
 
 def argmax_labels(outputs: np.ndarray) -> np.ndarray:
