@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autograd_viz import draw  # noqa: E402
+from autograd_viz.graph import topological_order  # noqa: E402
 from autograd_viz.viz import available, render  # noqa: E402
 from autograd_viz.viz.examples import notes_example  # noqa: E402
-from autograd_viz.graph import topological_order  # noqa: E402
 
 POINT = {"a": 0.5, "b": -1.0, "x0": 2.0, "y0": 1.0}
 EXPECTED = (-0.25, -0.125)  # dL/da = (y - y0) σ'(z) x0 = -0.5 · 0.25 · 2, dL/db = -0.5 · 0.25

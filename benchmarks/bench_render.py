@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from autograd_viz import Value, draw  # noqa: E402
-from autograd_viz.viz import available, render  # noqa: E402
 from autograd_viz.graph import topological_order  # noqa: E402
+from autograd_viz.viz import available, render  # noqa: E402
 
 
 def scalar_network(values: int, seed: int = 0) -> Value:
