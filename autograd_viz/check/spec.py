@@ -11,6 +11,7 @@ import keyword
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from autograd_viz.check.domain import WORDS, Domain, DomainSpecError, parse_domain
 from autograd_viz.errors import (
@@ -160,17 +161,19 @@ def _sections(raw: dict, spec: Spec) -> None:
         if not isinstance(text, str):
             raise DerivationError(f"{what}: expected a string such as \"Normal(0, 1)\"")
         tree = parse(text, DIST_GRAMMAR, what)
-        if not isinstance(tree, ast.Call) or len(tree.args) != DIST_ARITY.get(tree.func.id):
+        if not isinstance(tree, ast.Call) or len(tree.args) != DIST_ARITY.get(cast(ast.Name, tree.func).id):
             raise DerivationError(f"{what}: expected Normal(mean, std), Uniform(a, b) or Bernoulli(p)")
+        func = cast(ast.Name, tree.func)  # DIST_GRAMMAR calls plain names only
         for arg in tree.args:
-            nested = [n.func.id for n in ast.walk(arg) if isinstance(n, ast.Call) and n.func.id in DIST_ARITY]
+            nested = [cast(ast.Name, n.func).id for n in ast.walk(arg)
+                      if isinstance(n, ast.Call) and cast(ast.Name, n.func).id in DIST_ARITY]
             if nested:
                 raise DerivationError(f"{what}: a distribution cannot be a parameter ({nested[0]})")
             for used in names_in(arg):
                 if used not in spec.symbols:
                     raise DerivationError(f"{what}: unknown symbol {used!r} (declare it in [symbols])")
-        spec.random[name] = (tree.func.id, list(tree.args))
-        _validate_distribution(what, tree.func.id, list(tree.args), spec)
+        spec.random[name] = (func.id, list(tree.args))
+        _validate_distribution(what, func.id, list(tree.args), spec)
     for name, text in _table(raw, "define").items():
         _check_name(name, "[define]")
         _unused(name, spec, "[define]")
