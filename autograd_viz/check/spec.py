@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,7 @@ def _check_name(name: str, where: str) -> None:
         raise DerivationError(f"{where}: {name!r} is reserved")
 
 
-def read_toml(path: str | Path) -> dict:
+def read_toml(path: str | os.PathLike[str]) -> dict:
     """The raw TOML table; raise :class:`UnreadableFileError` if the file cannot be read at all."""
     p = Path(path)
     try:
@@ -101,7 +102,7 @@ def read_toml(path: str | Path) -> dict:
         raise UnreadableFileError(f"{path}: bad TOML: {exc}") from None
 
 
-def load_spec(path: str | Path) -> Spec:
+def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Read and validate ``path``; file-level problems raise, claim-level problems are kept on the claim."""
     raw = read_toml(path)
     where = str(path)
