@@ -10,7 +10,7 @@ import ast
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from autograd_viz.errors import ExpressionError
 
@@ -168,7 +168,7 @@ class Evaluator:
         if isinstance(node, ast.UnaryOp):
             return [node.operand]
         if isinstance(node, ast.Call):
-            return [] if node.func.id in self.lazy_calls else list(node.args)
+            return [] if cast(ast.Name, node.func).id in self.lazy_calls else list(node.args)
         if isinstance(node, ast.Tuple):
             return list(node.elts)
         if isinstance(node, ast.Attribute):
@@ -177,7 +177,7 @@ class Evaluator:
 
     def _apply(self, node: ast.AST, results: Mapping[int, Any]) -> Any:
         if isinstance(node, ast.Constant):
-            return self.number(node.value)
+            return self.number(cast("int | float", node.value))  # the whitelist admits only numbers
         if isinstance(node, ast.Name):
             return self.name(node.id, node)
         if isinstance(node, ast.BinOp):
@@ -185,16 +185,17 @@ class Evaluator:
         if isinstance(node, ast.UnaryOp):
             return _UNARY[type(node.op)](results[id(node.operand)])
         if isinstance(node, ast.Call):
-            if node.func.id in self.lazy_calls:
-                return self.call(node.func.id, list(node.args), node)
-            return self.call(node.func.id, [results[id(a)] for a in node.args], node)
+            func = cast(ast.Name, node.func)  # the whitelist only admits calls of plain names
+            if func.id in self.lazy_calls:
+                return self.call(func.id, list(node.args), node)
+            return self.call(func.id, [results[id(a)] for a in node.args], node)
         if isinstance(node, ast.Tuple):
             return tuple(results[id(e)] for e in node.elts)
         if isinstance(node, ast.Attribute) and self.attribute is not None:
             return self.attribute(results[id(node.value)], node.attr)
         if isinstance(node, ast.Subscript) and self.subscript is not None:
-            index = node.slice.id if isinstance(node.slice, ast.Name) else node.slice.value
-            return self.subscript(node.value.id, index, node)
+            index = node.slice.id if isinstance(node.slice, ast.Name) else cast(ast.Constant, node.slice).value
+            return self.subscript(cast(ast.Name, node.value).id, index, node)  # whitelist: name[name or int]
         raise ExpressionError(f"cannot evaluate {type(node).__name__} ({_where(node)})")
 
 

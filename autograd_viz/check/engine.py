@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import math
-from typing import Any
+from typing import Any, cast
 
 from autograd_viz.check.spec import Spec
 from autograd_viz.errors import AutogradVizError
@@ -31,7 +31,8 @@ def derivative_target(tree: ast.expr, spec: Spec) -> tuple[ast.expr, str] | None
     """(expression, variable) if ``tree`` is a first-order ``diff(expr, var)`` the engine can recompute."""
     if spec.matrices or spec.random:
         return None
-    if not (isinstance(tree, ast.Call) and tree.func.id == "diff" and len(tree.args) in (2, 3)):
+    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "diff"
+            and len(tree.args) in (2, 3)):
         return None
     if len(tree.args) == 3 and not (isinstance(tree.args[2], ast.Constant) and tree.args[2].value == 1):
         return None
@@ -77,7 +78,7 @@ def _evaluate(tree: ast.expr, env: dict[str, Any]) -> Any:
         if not (isinstance(fn, ast.Name) and fn.id in EXPR_FUNCTIONS and isinstance(k, ast.Constant)):
             raise Unsupported("nest")
         v = _evaluate(x, env)
-        for _ in range(int(k.value)):
+        for _ in range(int(cast("int | float", k.value))):  # the grammar admits only numbers
             v = _apply(fn.id, [v])
         return v
 

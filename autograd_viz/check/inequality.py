@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -62,13 +63,13 @@ def _allowed_fast(pts: np.ndarray, d: Domain) -> np.ndarray:
     return ok
 
 
-def _vector(f: sp.Expr, symbols: list[sp.Symbol]):
+def _vector(f: sp.Expr, symbols: list[sp.Symbol]) -> Callable[..., Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return sp.lambdify(symbols, f, modules="numpy")
 
 
-def _values(fn, columns: list[np.ndarray]) -> np.ndarray:
+def _values(fn: Callable[..., Any], columns: list[np.ndarray]) -> np.ndarray:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -97,7 +98,7 @@ def search_max(f: sp.Expr, symbols: list[sp.Symbol], rng: random.Random, domains
                                           numeric.special_values([f], symbols, domains).values[x] if v.is_number]]))
         vals = _values(fn, [grid])
         k = int(np.argmax(vals))
-        best, where = float(vals[k]), float(grid[k])
+        best, at = float(vals[k]), float(grid[k])
         if not x.is_integer and not doms[0].integer and 0 < k < len(grid) - 1:
             lo, hi = float(grid[k - 1]), float(grid[k + 1])
             g = (math.sqrt(5) - 1) / 2
@@ -108,8 +109,8 @@ def search_max(f: sp.Expr, symbols: list[sp.Symbol], rng: random.Random, domains
             mid = (lo + hi) / 2
             v = float(_values(fn, [np.array([mid])])[0])
             if v > best and doms[0].contains(sp.Rational(repr(mid))):
-                best, where = v, mid
-        return best, [where], len(grid) + 82
+                best, at = v, mid
+        return best, [at], len(grid) + 82
     points, _ = numeric.search_points([f], symbols, domains, rng, random_points=4000)
     cols = [np.array([float(p[s]) for p in points]) for s in symbols]
     n = len(points)

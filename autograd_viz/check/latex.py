@@ -9,7 +9,9 @@ juxtaposed matrices multiply with ``@``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from autograd_viz.errors import ExpressionError
 from autograd_viz.ops import EXPR_FUNCTIONS
@@ -69,7 +71,7 @@ def _tokens(text: str) -> list[Tok]:
 
 
 class _Reader:
-    def __init__(self, text: str, names: set[str], random: object, matrices: set[str], what: str) -> None:
+    def __init__(self, text: str, names: set[str], random: Iterable[str] | None, matrices: set[str], what: str) -> None:
         self.toks = [t for t in _tokens(text) if not (t.kind == "macro" and t.text in SIZING)]
         self.k = 0
         self.names = set(names)
@@ -163,7 +165,7 @@ class _Reader:
     def term(self) -> tuple[str, bool]:
         text, mat = self.factor()
         while True:
-            if self.is_("sym", "*") or self.is_("macro") and self.peek().text in MUL:
+            if self.is_("sym", "*") or self.is_("macro") and cast(Tok, self.peek()).text in MUL:
                 self.next()
                 right, rmat = self.factor()
                 text, mat = f"{text} * {right}", mat or rmat
@@ -375,7 +377,7 @@ class _Reader:
         raise self.error(f"{text!r} is not declared", tok)
 
 
-def read(text: str | None, names: set[str], random: object = (), what: str = "latex",
+def read(text: str | None, names: set[str], random: Iterable[str] | None = (), what: str = "latex",
          matrices: set[str] | None = None) -> str:
     """Translate LaTeX to the formula syntax, or raise :class:`ExpressionError` naming the unreadable token."""
     if not isinstance(text, str) or not text.strip():

@@ -9,8 +9,8 @@ chain (the notes' z̄), and ``diff(L, w)`` of a free symbol is the ordinary tota
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 import sympy as sp
 
@@ -82,7 +82,7 @@ class M:
             raise ExpressionError(f"shape mismatch: {shape(a)} {op} {shape(b)}")
         return a, b
 
-    def _elementwise(self, other: Any, op: str, f) -> M:
+    def _elementwise(self, other: Any, op: str, f: Callable[[Any, Any], Any]) -> M:
         a, b = self._pair(other, op)
         if is_matrix(a) and is_matrix(b):
             return M(sp.ImmutableMatrix(a.shape[0], a.shape[1], [f(x, y) for x, y in zip(a, b, strict=True)]))
@@ -310,7 +310,8 @@ class Model:
             if any(not a.is_number for a in attrs):
                 raise ExpressionError(f"{f}(): {', '.join(op.attr_names)} must be a number ({col(node)})")
             v = args[0].v
-            fn = (lambda x, o=op, a=attrs: o.sympy(x, *a)) if attrs else op.sympy
+            sym = cast(Callable[..., Any], op.sympy)  # every expression function has a SymPy form
+            fn = (lambda x, o=sym, a=attrs: o(x, *a)) if attrs else sym
             return v.applyfunc(fn) if is_matrix(v) else fn(v)
         if f in ("max", "min"):
             arity(2)
@@ -354,6 +355,7 @@ class Model:
                 or not isinstance(args[1].elts[0], ast.Name):
             raise ExpressionError(f"Sum takes (expr, (i, a, b)) ({col(node)})")
         i_node, a_node, b_node = args[1].elts
+        i_node = cast(ast.Name, i_node)  # checked just above
         i = self.symbols.get(i_node.id)
         if i is None or not i.is_integer:
             if i_node.id in self.symbols or i_node.id in self.spec.define or i_node.id in self.spec.matrices \

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import math
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -27,7 +27,8 @@ class Unsupported(Exception):
 
 
 def uses_expectation(tree: ast.expr) -> bool:
-    return any(isinstance(n, ast.Call) and n.func.id in ("E", "Var") for n in ast.walk(tree))
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("E", "Var")
+               for n in ast.walk(tree))
 
 
 class _Sim:
@@ -128,7 +129,7 @@ def cross_check(model: Model, lhs: ast.expr, rhs: ast.expr, exact: tuple[Any, An
         return None
     where = ", ".join(f"{k}={v:.4g}" for k, v in params.items())
     parts, ok = [], True
-    for label, values, target in zip(("lhs", "rhs"), sims, targets, strict=True):
+    for label, values, target in zip(("lhs", "rhs"), sims, cast("list[float]", targets), strict=True):  # no None
         d = np.asarray(values) - target
         if not np.all(np.isfinite(d)):
             return None

@@ -15,7 +15,7 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,21 +59,21 @@ def order_symbols(exprs: Sequence[Any]) -> list[sp.Symbol]:
     return sorted(found, key=lambda s: s.name)
 
 
-def compile_exprs(symbols: list[sp.Symbol], exprs: Sequence[sp.Expr]):
+def compile_exprs(symbols: list[sp.Symbol], exprs: Sequence[sp.Expr]) -> Callable[..., Any]:
     """A float function of the symbols giving every expression (Sums run as Python loops)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return sp.lambdify(symbols, list(exprs), modules=["math", "mpmath", "sympy"], cse=True)
 
 
-def compile_precise(symbols: list[sp.Symbol], exprs: Sequence[sp.Expr]):
+def compile_precise(symbols: list[sp.Symbol], exprs: Sequence[sp.Expr]) -> Callable[..., Any]:
     """An mpmath function of the symbols (for 50-digit evaluation)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return sp.lambdify(symbols, list(exprs), modules=["mpmath", "sympy"], cse=True)
 
 
-def evaluate(fn, point: Sequence[sp.Expr]) -> list[float] | None:
+def evaluate(fn: Callable[..., Any], point: Sequence[sp.Expr]) -> list[float] | None:
     """Float values at ``point``, or None when one is undefined, complex or not finite there."""
     args = [int(p) if p.is_Integer else float(p) for p in point]
     try:
@@ -86,7 +86,7 @@ def evaluate(fn, point: Sequence[sp.Expr]) -> list[float] | None:
     return out if all(math.isfinite(v) for v in out) else None
 
 
-def evaluate_precise(fn, point: Sequence[sp.Expr]) -> list[Any] | None:
+def evaluate_precise(fn: Callable[..., Any], point: Sequence[sp.Expr]) -> list[Any] | None:
     """mpmath values at 50 digits (plus guard digits), or None where undefined or complex."""
     import mpmath
 

@@ -9,7 +9,7 @@ integrated against its density.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sympy as sp
 
@@ -209,7 +209,7 @@ class RandomVars:
         limits = {s.limits[0][1:] for s in sums}
         if any(len(s.limits) != 1 for s in sums) or len(limits) != 1:
             raise ExpressionError("E: products of sums need one index each and the same range")
-        if self.atoms(rest) and any(self.key(a)[1] is not None for a in self.atoms(rest)):
+        if self.atoms(rest) and any(cast("tuple[str, Any]", self.key(a))[1] is not None for a in self.atoms(rest)):
             raise ExpressionError("E: an indexed copy outside a sum next to a sum is not supported")
         a, b = next(iter(limits))
         count = b - a + 1
@@ -287,6 +287,6 @@ class RandomVars:
                     coeff *= self.moment(name, int(exp))
                     continue
             for atom in self.atoms(f):  # several dependent factors: integrate one variable at a time
-                f = self._integrate(self.key(atom)[0], f, atom)
+                f = self._integrate(cast("tuple[str, Any]", self.key(atom))[0], f, atom)
             coeff *= f
         return coeff

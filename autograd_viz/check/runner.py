@@ -6,8 +6,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
-from multiprocessing.connection import wait
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import cast
 
 from autograd_viz.check import verify
 from autograd_viz.check.results import CheckReport, ClaimResult, FileResult
@@ -23,7 +26,7 @@ def builtin_files() -> list[Path]:
     return sorted(BUILTIN_DIR.glob("*.toml"))
 
 
-def _work(conn, spec: Spec, claim: Claim, timeout: float) -> None:
+def _work(conn: Connection, spec: Spec, claim: Claim, timeout: float) -> None:
     try:
         conn.send(check_claim(spec, claim, timeout))
     finally:
@@ -79,18 +82,18 @@ def run_claims(tasks: list[tuple[Spec, Claim]], timeout: float, jobs: int) -> li
     warm_up()
     results: list[ClaimResult | None] = [None] * len(tasks)
     pending = list(range(len(tasks)))[::-1]
-    running: dict[object, tuple[int, mp.Process, float]] = {}
+    running: dict[Connection, tuple[int, BaseProcess, float]] = {}
     while pending or running:
         while pending and len(running) < jobs:
             k = pending.pop()
             receiver, sender = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_work, args=(sender, *tasks[k], timeout), daemon=True)
+            proc: BaseProcess = ctx.Process(target=_work, args=(sender, *tasks[k], timeout), daemon=True)
             proc.start()
             sender.close()
             running[receiver] = (k, proc, time.monotonic())
         now = time.monotonic()
         wait_for = min(start + timeout + KILL_GRACE for _, _, start in running.values()) - now
-        for conn in wait(list(running), timeout=max(wait_for, 0.0)):
+        for conn in cast("list[Connection]", wait(list(running), timeout=max(wait_for, 0.0))):  # a subset of running
             k, proc, start = running.pop(conn)
             try:
                 results[k] = conn.recv()
@@ -111,7 +114,7 @@ def run_claims(tasks: list[tuple[Spec, Claim]], timeout: float, jobs: int) -> li
     return [r for r in results if r is not None]
 
 
-def check_files(paths: list[str | os.PathLike], timeout: float = 10.0, jobs: int | None = None,
+def check_files(paths: Sequence[str | os.PathLike[str]], timeout: float = 10.0, jobs: int | None = None,
                 strict: bool = False) -> CheckReport:
     """Check every claim of every file; a file that cannot be read gets one ``error`` entry. With ``strict``,
     a ``numerical`` verdict does not count as agreeing with ``expect = "holds"``."""
@@ -142,7 +145,7 @@ def check_files(paths: list[str | os.PathLike], timeout: float = 10.0, jobs: int
     return CheckReport(files, strict=strict)
 
 
-def check_file(path: str | os.PathLike, timeout: float = 10.0, jobs: int | None = None,
+def check_file(path: str | os.PathLike[str], timeout: float = 10.0, jobs: int | None = None,
                strict: bool = False) -> FileResult:
     """Check one file's claims."""
     return check_files([path], timeout, jobs, strict).files[0]

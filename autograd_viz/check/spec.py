@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ast
 import keyword
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from autograd_viz.check.domain import WORDS, Domain, DomainSpecError, parse_domain
 from autograd_viz.errors import (
@@ -83,7 +85,7 @@ def _check_name(name: str, where: str) -> None:
         raise DerivationError(f"{where}: {name!r} is reserved")
 
 
-def read_toml(path: str | Path) -> dict:
+def read_toml(path: str | os.PathLike[str]) -> dict:
     """The raw TOML table; raise :class:`UnreadableFileError` if the file cannot be read at all."""
     p = Path(path)
     try:
@@ -100,7 +102,7 @@ def read_toml(path: str | Path) -> dict:
         raise UnreadableFileError(f"{path}: bad TOML: {exc}") from None
 
 
-def load_spec(path: str | Path) -> Spec:
+def load_spec(path: str | os.PathLike[str]) -> Spec:
     """Read and validate ``path``; file-level problems raise, claim-level problems are kept on the claim."""
     raw = read_toml(path)
     where = str(path)
@@ -160,17 +162,19 @@ def _sections(raw: dict, spec: Spec) -> None:
         if not isinstance(text, str):
             raise DerivationError(f"{what}: expected a string such as \"Normal(0, 1)\"")
         tree = parse(text, DIST_GRAMMAR, what)
-        if not isinstance(tree, ast.Call) or len(tree.args) != DIST_ARITY.get(tree.func.id):
+        if not isinstance(tree, ast.Call) or len(tree.args) != DIST_ARITY.get(cast(ast.Name, tree.func).id):
             raise DerivationError(f"{what}: expected Normal(mean, std), Uniform(a, b) or Bernoulli(p)")
+        func = cast(ast.Name, tree.func)  # DIST_GRAMMAR calls plain names only
         for arg in tree.args:
-            nested = [n.func.id for n in ast.walk(arg) if isinstance(n, ast.Call) and n.func.id in DIST_ARITY]
+            nested = [cast(ast.Name, n.func).id for n in ast.walk(arg)
+                      if isinstance(n, ast.Call) and cast(ast.Name, n.func).id in DIST_ARITY]
             if nested:
                 raise DerivationError(f"{what}: a distribution cannot be a parameter ({nested[0]})")
             for used in names_in(arg):
                 if used not in spec.symbols:
                     raise DerivationError(f"{what}: unknown symbol {used!r} (declare it in [symbols])")
-        spec.random[name] = (tree.func.id, list(tree.args))
-        _validate_distribution(what, tree.func.id, list(tree.args), spec)
+        spec.random[name] = (func.id, list(tree.args))
+        _validate_distribution(what, func.id, list(tree.args), spec)
     for name, text in _table(raw, "define").items():
         _check_name(name, "[define]")
         _unused(name, spec, "[define]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import cast
 
 from autograd_viz.check.latex import GREEK
 from autograd_viz.ops import EXPR_FUNCTIONS
@@ -34,8 +35,8 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
     if isinstance(node, ast.Attribute):
         return f"{_tex(node.value, 5)}^{{T}}"
     if isinstance(node, ast.Subscript):
-        index = node.slice.id if isinstance(node.slice, ast.Name) else node.slice.value
-        return f"{_name_tex(node.value.id)}_{{{index}}}"
+        index: object = node.slice.id if isinstance(node.slice, ast.Name) else cast(ast.Constant, node.slice).value
+        return f"{_name_tex(cast(ast.Name, node.value).id)}_{{{index}}}"  # the grammar: name[name or int]
     if isinstance(node, ast.BinOp):
         prec = _PREC[type(node.op)]
         if isinstance(node.op, ast.Div):
@@ -52,7 +53,7 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
     if isinstance(node, ast.Tuple):
         return ", ".join(_tex(e) for e in node.elts)
     if isinstance(node, ast.Call):
-        f, args = node.func.id, node.args
+        f, args = cast(ast.Name, node.func).id, node.args  # the grammar calls plain names only
         if f in ("diff", "grad") and len(args) >= 2:
             k = f"^{{{_tex(args[2])}}}" if len(args) == 3 else ""
             return f"\\frac{{\\partial{k} {_tex(args[0], 5)}}}{{\\partial {_tex(args[1])}{k}}}"
@@ -62,9 +63,9 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
         if f == "E":
             return f"\\mathbb{{E}}\\left[{_tex(args[0])}\\right]"
         if f in EXPR_FUNCTIONS and len(args) == 1 + len(EXPR_FUNCTIONS[f].attr_names):
-            op = EXPR_FUNCTIONS[f]  # the op table's LaTeX: one template per op, shared with drawings
-            attrs = {name: _tex(a) for name, a in zip(op.attr_names, args[1:], strict=True)}
-            return op.latex_text([_tex(args[0], 5 if op.latex.startswith("{{{x0}}}^") else 0)], attrs)
+            opdef = EXPR_FUNCTIONS[f]  # the op table's LaTeX: one template per op, shared with drawings
+            attrs = {name: _tex(a) for name, a in zip(opdef.attr_names, args[1:], strict=True)}
+            return opdef.latex_text([_tex(args[0], 5 if opdef.latex.startswith("{{{x0}}}^") else 0)], attrs)
         head = {"max": "\\max", "min": "\\min"}.get(f, f"\\operatorname{{{f}}}")
         return f"{head}\\left({', '.join(_tex(a) for a in args)}\\right)"
     return f"\\text{{{type(node).__name__}}}"

@@ -9,8 +9,10 @@ from __future__ import annotations
 import ast
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import sympy as sp
 
@@ -165,7 +167,8 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
             methods.append(mc[1])
     target = derivative_target(lt, spec)
     if target is not None:
-        checked, bad, skipped = _engine(spec, target, _pairs(lhs, rhs, "claim"), rng)
+        scalar_pairs = cast("list[tuple[sp.Expr, sp.Expr]]", _pairs(lhs, rhs, "claim"))  # no matrices: no message
+        checked, bad, skipped = _engine(spec, target, scalar_pairs, rng)
         if bad:
             result.verdict, result.method = "error", "engine backprop"
             result.message = f"the engine's backprop disagrees with SymPy: {bad}"
@@ -326,7 +329,7 @@ def _rewrite_exp(e: sp.Expr) -> sp.Expr:
     return sp.simplify(sp.expand(e.rewrite(sp.exp)))
 
 
-_STEPS = (
+_STEPS: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], bool]], ...] = (
     ("cancel", lambda e: sp.cancel(sp.together(e)), lambda e: True),
     ("case split at the kinks", lambda e: _case_split(e), lambda e: e.has(sp.Piecewise, sp.Abs, sp.Max, sp.Min)),
     ("piecewise branches", lambda e: _zero_branches(e), lambda e: e.has(sp.Piecewise)),
@@ -361,7 +364,7 @@ def _prove(pairs: list[tuple[sp.Expr, sp.Expr]], budget: Budget, timeout: float)
                 return None
             if not applies(d):
                 continue
-            ok, out = budget.attempt(lambda s=step, e=d: s(e), left)
+            ok, out = budget.attempt(partial(step, d), left)
             if ok and out == 0:
                 used = max(used, j)
                 break

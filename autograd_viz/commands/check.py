@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -28,7 +29,7 @@ def check(files: tuple[str, ...], builtin: bool, as_json: bool, timeout: float, 
     from autograd_viz.check import report as fmt
     from autograd_viz.check.runner import builtin_files, check_files
 
-    paths = [*files, *(builtin_files() if builtin else [])]
+    paths: list[str | os.PathLike[str]] = [*files, *(builtin_files() if builtin else [])]
     if not paths:
         raise click.UsageError("give derivation FILE(s) or --builtin")
     if report_path:
