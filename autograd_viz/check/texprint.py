@@ -76,3 +76,16 @@ def to_latex(tree: ast.expr) -> str:
         return _tex(tree)
     except RecursionError:
         return "\\text{(too deep to print)}"
+
+
+_DOUBLE = re.compile(r"_\{([^{}]*)\}_\{([^{}]*)\}")
+_BARE = re.compile(r"(?<![\\{A-Za-z])([A-Za-z]+)_\{([^{}]*)\}_([A-Za-z0-9])")
+
+
+def fix_subscripts(tex: str) -> str:
+    """``w_{16}_{i}`` (two subscripts in a row, invalid in MathJax, KaTeX and mathtext) as ``w_{16,i}``."""
+    prev = None
+    while prev != tex:
+        prev = tex
+        tex = _DOUBLE.sub(r"_{\1,\2}", tex)
+    return tex
