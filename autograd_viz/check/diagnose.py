@@ -54,6 +54,26 @@ def _src(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
+def _part(node: ast.AST) -> str:
+    """A sub-formula as it must be written inside a product: parenthesised unless it is a name, number or call."""
+    text = ast.unparse(node)
+    return f"({text})" if isinstance(node, ast.BinOp | ast.UnaryOp) else text
+
+
+def _factors(node: ast.AST) -> list[ast.AST]:
+    """The factors of a ``*`` chain (``a*b*c`` parses as ``(a*b)*c``)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        return _factors(node.left) + _factors(node.right)
+    return [node]
+
+
+def _product(factors: list[ast.AST]) -> ast.expr:
+    out = copy.deepcopy(factors[0])
+    for f in factors[1:]:
+        out = ast.BinOp(left=out, op=ast.Mult(), right=copy.deepcopy(f))
+    return out
+
+
 def _expr(text: str) -> ast.expr:
     return ast.parse(text, mode="eval").body
 
@@ -117,6 +137,7 @@ class _Context:
         sizes += [d for d, t in spec.define.items() if isinstance(t, ast.Constant) and d not in sizes]
         sizes += [n for n, words in spec.symbols.items() if n in ("N", "n", "m", "batch") and n not in sizes]
         self.sizes = sizes
+        self.target: tuple[str, str] | None = None  # (L, v) when the claim's lhs is diff(L, v)
 
 
 def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candidate]:
@@ -137,6 +158,10 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candida
                         _expr(f"({whole}) * {s}"))
     for c in FACTORS:
         fix = f"({whole}) / {c}" if c > 1 else f"({whole}) * {1 / c}"
+        factors = _factors(tree)
+        stray = [k for k, f in enumerate(factors) if isinstance(f, ast.Constant) and f.value == c]
+        if stray and len(factors) > 1:
+            fix = _src(_product([f for k, f in enumerate(factors) if k != stray[0]]))
         how = f"divide it by {c}" if c > 1 else f"multiply it by {1 / c}"
         yield Candidate("factor", f"{you} is {c} times the correct one: {how}.", _expr(fix))
     # transpose: one extra, one missing (on a matrix name or a product operand), or on the whole
@@ -151,7 +176,7 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candida
                 isinstance(p, ast.BinOp) and isinstance(p.op, ast.MatMult) and n in (p.left, p.right)
                 for p in nodes):
             t = _replaced(tree, i, lambda m: ast.Attribute(value=m, attr="T", ctx=ast.Load()))
-            yield Candidate("transpose", f"{you} is the correct one with ({_src(n)}).T replaced by {_src(n)}: a "
+            yield Candidate("transpose", f"{you} is the correct one with {_part(n)}.T replaced by {_part(n)}: a "
                             "transpose is missing.", t)
     yield Candidate("transpose", f"{you} is the transpose of the correct one: it should be ({whole}).T.",
                     _expr(f"({whole}).T"))
@@ -159,8 +184,8 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candida
     for i, n in enumerate(nodes):
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult):
             t = _replaced(tree, i, lambda m: ast.BinOp(left=m.right, op=ast.MatMult(), right=m.left))
-            yield Candidate("operand-order", f"{you} multiplies {_src(n.left)} @ {_src(n.right)} where "
-                            f"{_src(n.right)} @ {_src(n.left)} belongs: the operands are swapped.", t)
+            yield Candidate("operand-order", f"{you} multiplies {_part(n.left)} @ {_part(n.right)} where "
+                            f"{_part(n.right)} @ {_part(n.left)} belongs: the operands are swapped.", t)
     # exponent: a power off by one
     for i, n in enumerate(nodes):
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) and isinstance(n.right, ast.Constant) \
@@ -243,10 +268,19 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candida
                                               and id(x) in _value_names(dtree))
                      if (u in ctx.spec.symbols or u in ctx.spec.define) and u not in ctx.matrices]
             for u in inner:
-                factor = f"diff({d}, {u})"
+                factor = _local(ctx, d, u)
                 yield Candidate("chain-factor", f"{you} is missing the local derivative ∂{d}/∂{u} = {factor}: "
                                 f"the chain rule needs it as a factor.", _expr(f"({whole}) * {factor}"))
-    # missing-term: the rhs is one term of the correct sum, the rest left out (checked by the caller)
+    # missing-term: a chain-rule path left out (diff(L, v): the path through a definition d that uses v)
+    target = ctx.target
+    if target is not None:
+        out, v = target
+        for d, dtree in ctx.spec.define.items():
+            if d == out or d in ctx.matrices or v not in {x.id for x in ast.walk(dtree) if isinstance(x, ast.Name)}:
+                continue
+            term = f"diff({out}, {d}) * diff({d}, {v})"
+            yield Candidate("missing-term", f"{you} leaves out the path through {d}: the term {term} is missing.",
+                            _expr(f"{whole} + {term}"))
 
 
 def _negate(tree: ast.expr) -> ast.expr:
@@ -256,6 +290,11 @@ def _negate(tree: ast.expr) -> ast.expr:
         return copy.deepcopy(tree.operand)
     if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Sub):
         return ast.BinOp(left=copy.deepcopy(tree.right), op=ast.Sub(), right=copy.deepcopy(tree.left))
+    if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Mult):
+        factors = _factors(tree)
+        for k, f in enumerate(factors):
+            if isinstance(f, ast.BinOp) and isinstance(f.op, ast.Sub) or isinstance(f, ast.UnaryOp):
+                return _product([*factors[:k], _negate(f), *factors[k + 1:]])
     if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Mult | ast.MatMult | ast.Div):
         for side in ("left", "right"):
             part = getattr(tree, side)
@@ -267,6 +306,18 @@ def _negate(tree: ast.expr) -> ast.expr:
         new.left = _negate(tree.left)
         return new
     return _expr(f"-({_src(tree)})")
+
+
+def _local(ctx: _Context, d: str, u: str) -> str:
+    """``diff(d, u)``, or its value when that is a single name or number (``x`` for z = w*x + b)."""
+    text = f"diff({d}, {u})"
+    try:
+        v = ctx.model.value(parse(text, GRAMMAR, "factor"), {}, "factor")
+    except (AutogradVizError, ValueError, TypeError):
+        return text
+    if isinstance(v, sp.Symbol) and v.name in ctx.spec.symbols or isinstance(v, sp.Integer):
+        return str(v)
+    return text
 
 
 def is_matrix_name_claim(tree: ast.expr, ctx: _Context) -> bool:
@@ -301,6 +352,17 @@ def _derivative_edits(tree: ast.expr, nodes: list[ast.AST], values: set[int], yo
     # the derivative written where the function belongs, or another function's rule: X*(1 - X) and 1 - X**2
     for i, n in enumerate(nodes):
         x = _sigmoid_rule(n)
+        if x is None and isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
+            found = _rule_in_chain(n)
+            if found is not None:
+                x, rest = found
+                yield Candidate("wrong-rule", f"{you} has {x}*(1 - {x}), the sigmoid's derivative rule, where "
+                                f"tanh's 1 - {x}**2 belongs.", _replaced(
+                                    tree, i, lambda m, x=x, r=rest: _product([*r, _expr(f"(1 - {x}**2)")])))
+                yield Candidate("function-for-derivative", f"{you} has {x}*(1 - {x}) (the derivative) where {x} "
+                                "itself belongs: the derivative is written for the function.", _replaced(
+                                    tree, i, lambda m, x=x, r=rest: _product([*r, _expr(x)])))
+            continue
         if x is not None:
             yield Candidate("function-for-derivative", f"{you} has {_src(n)} (the derivative) where {x} itself "
                             "belongs: the derivative is written for the function.", _replaced(tree, i, lambda m,
@@ -330,6 +392,21 @@ def _sigmoid_rule(n: ast.AST) -> str | None:
             inner = _is_one_minus(b)
             if inner is not None and ast.dump(inner) == ast.dump(a):
                 return _src(a)
+    return None
+
+
+def _rule_in_chain(n: ast.AST) -> tuple[str, list[ast.AST]] | None:
+    """(X, the other factors) when a ``*`` chain has both X and (1 - X) among its factors."""
+    factors = _factors(n)
+    if len(factors) < 3:
+        return None
+    for k, f in enumerate(factors):
+        inner = _is_one_minus(f)
+        if inner is None:
+            continue
+        for j, g in enumerate(factors):
+            if j != k and ast.dump(g) == ast.dump(inner):
+                return _src(g), [h for m, h in enumerate(factors) if m not in (j, k)]
     return None
 
 
@@ -430,6 +507,9 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
     verified; None when no edit does within ``seconds``."""
     deadline = time.monotonic() + min(seconds, max(0.2, budget.remaining() * 0.5))
     ctx = _Context(spec, model)
+    if isinstance(lhs_tree, ast.Call) and isinstance(lhs_tree.func, ast.Name) and lhs_tree.func.id == "diff" \
+            and len(lhs_tree.args) == 2 and all(isinstance(a, ast.Name) for a in lhs_tree.args):
+        ctx.target = (lhs_tree.args[0].id, lhs_tree.args[1].id)
     points = _Points(spec, first_point, random.Random(4242), entry)
     cache: dict = {}
     seen: set[str] = set()

@@ -73,7 +73,7 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
 def to_latex(tree: ast.expr) -> str:
     """A parsed formula as LaTeX for reports."""
     try:
-        return _tex(tree)
+        return fix_subscripts(_tex(tree))
     except RecursionError:
         return "\\text{(too deep to print)}"
 

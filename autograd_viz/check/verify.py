@@ -306,6 +306,13 @@ def tex_of(expr: Any) -> str:
     """SymPy's LaTeX of a hint, with placeholder names such as ``w_16_i`` written as one subscript."""
     from autograd_viz.check.texprint import fix_subscripts
 
+    pieces = list(expr.atoms(sp.Piecewise)) if isinstance(expr, sp.Expr) else []
+    if len(pieces) == 1 and expr == pieces[0]:  # cases as one line: {cases} is not in every renderer
+        branches = [f"{sp.latex(e)} \\text{{ if }} {sp.latex(c)}" if c is not sp.true
+                    else f"{sp.latex(e)} \\text{{ otherwise}}" for e, c in expr.args]
+        return fix_subscripts("\\left\\{" + ";\\ ".join(branches) + "\\right.")
+    if pieces:
+        expr = expr.xreplace({p: sp.Function("cases")(*[a for pair in p.args for a in pair]) for p in pieces})
     return fix_subscripts(sp.latex(expr))
 
 
