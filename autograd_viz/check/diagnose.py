@@ -38,6 +38,7 @@ DERIVATIVE_OF = {
     "exp": None,  # exp is its own derivative: no mistake to name
     "log": "1/({u})",
     "sqrt": "1/(2*{f})",
+    "relu": "step({u})",
 }
 
 
@@ -158,6 +159,9 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candida
                         _expr(f"({whole}) * {s}"))
     for c in FACTORS:
         fix = f"({whole}) / {c}" if c > 1 else f"({whole}) * {1 / c}"
+        if c < 1 and isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Div) \
+                and isinstance(tree.right, ast.Constant) and tree.right.value == 1 / c:
+            fix = _src(tree.left)  # the stray / 2 removed
         factors = _factors(tree)
         stray = [k for k, f in enumerate(factors) if isinstance(f, ast.Constant) and f.value == c]
         if stray and len(factors) > 1:
@@ -311,6 +315,10 @@ def _negate(tree: ast.expr) -> ast.expr:
 def _local(ctx: _Context, d: str, u: str) -> str:
     """``diff(d, u)``, or its value when that is a single name or number (``x`` for z = w*x + b)."""
     text = f"diff({d}, {u})"
+    dtree = ctx.spec.define.get(d)
+    if isinstance(dtree, ast.Call) and isinstance(dtree.func, ast.Name) and DERIVATIVE_OF.get(dtree.func.id) \
+            and len(dtree.args) == 1 and isinstance(dtree.args[0], ast.Name) and dtree.args[0].id == u:
+        return DERIVATIVE_OF[dtree.func.id].format(f=d, u=u)  # y*(1 - y) for y = sigmoid(z), step(z) for relu
     try:
         v = ctx.model.value(parse(text, GRAMMAR, "factor"), {}, "factor")
     except (AutogradVizError, ValueError, TypeError):

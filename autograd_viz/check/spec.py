@@ -30,7 +30,11 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 #: Functions a formula may call (the ones with special argument rules are handled by the builder).
 #: The op table's functions (``sigmoid``, ``relu``, ...) plus the checker's own: calculus (diff, grad, nest),
 #: sums and moments (Sum, sum, E, Var), ``max``/``min`` and ``ones``.
-CHECKER_FUNCTIONS = frozenset({"max", "min", "diff", "nest", "Sum", "E", "Var", "ones", "sum", "grad"})
+CHECKER_FUNCTIONS = frozenset({"max", "min", "diff", "nest", "Sum", "E", "Var", "ones", "sum", "grad",
+                               "trace", "det", "inv", "eye", "diag", "logdet"})
+#: Constants of the formula language (a name declared in the file wins): pi and Euler's number (E is taken by
+#: the expectation).
+CONSTANTS = ("pi", "e")
 FUNCTIONS = frozenset(EXPR_FUNCTIONS) | CHECKER_FUNCTIONS
 GRAMMAR = Grammar(functions=FUNCTIONS, matmul=True, attributes=frozenset({"T"}), subscripts=True, tuples=True)
 DIST_GRAMMAR = Grammar(functions=frozenset({"Normal", "Uniform", "Bernoulli", "sqrt", "exp", "log"}))

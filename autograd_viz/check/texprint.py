@@ -28,12 +28,14 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
     if isinstance(node, ast.Constant):
         return repr(node.value)
     if isinstance(node, ast.Name):
-        return _name_tex(node.id)
+        return {"pi": "\\pi", "e": "e"}.get(node.id) or _name_tex(node.id)
     if isinstance(node, ast.UnaryOp):
         return f"-{_tex(node.operand, 3)}"
     if isinstance(node, ast.Attribute):
         return f"{_tex(node.value, 5)}^{{T}}"
     if isinstance(node, ast.Subscript):
+        if isinstance(node.slice, ast.Tuple):
+            return f"{_name_tex(node.value.id)}_{{{','.join(str(e.value) for e in node.slice.elts)}}}"
         index = node.slice.id if isinstance(node.slice, ast.Name) else node.slice.value
         return f"{_name_tex(node.value.id)}_{{{index}}}"
     if isinstance(node, ast.BinOp):
@@ -59,6 +61,14 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
         if f == "Sum" and len(args) == 2 and isinstance(args[1], ast.Tuple) and len(args[1].elts) == 3:
             i, a, b = (_tex(e) for e in args[1].elts)
             return f"\\sum_{{{i}={a}}}^{{{b}}} {_tex(args[0], 2)}"
+        if f in ("trace", "det", "logdet", "diag") and len(args) == 1:
+            head = {"trace": "\\operatorname{tr}", "det": "\\det", "logdet": "\\log\\det",
+                    "diag": "\\operatorname{diag}"}[f]
+            return f"{head}\\left({_tex(args[0])}\\right)"
+        if f == "inv" and len(args) == 1:
+            return f"{_tex(args[0], 5)}^{{-1}}"
+        if f == "eye" and len(args) == 1:
+            return f"I_{{{_tex(args[0])}}}"
         if f == "E":
             return f"\\mathbb{{E}}\\left[{_tex(args[0])}\\right]"
         if f in EXPR_FUNCTIONS and len(args) == 1 + len(EXPR_FUNCTIONS[f].attr_names):
