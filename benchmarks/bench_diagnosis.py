@@ -130,7 +130,7 @@ def main() -> None:
             one_line = bool(r.correct) and "_0_0" not in r.correct and len(r.correct) <= 100
             matrix_forms["matrix notation, one line" if one_line else "not"] += 1
     total = Counter()
-    print(f"\n| kind | mutants refuted | right kind | wrong kind | none |\n|---|---|---|---|---|")
+    print("\n| kind | mutants refuted | right kind | wrong kind | none |\n|---|---|---|---|---|")
     for kind, c in sorted(per_kind.items()):
         n = sum(c.values())
         total.update(c)
