@@ -44,7 +44,7 @@ ASSUMPTIONS = WORDS  # plus one interval(a, b) with ( ) open and [ ] closed ends
 RELATIONS = ("==", "<=", "<", ">=", ">")
 MAX_DIM = 32  # literal matrix sizes (size symbols are instantiated with small integers)
 EXPECTS = ("holds", "fails")
-CLAIM_KEYS = {"name", "lhs", "rhs", "lhs_latex", "rhs_latex", "relation", "forall", "expect"}
+CLAIM_KEYS = {"name", "lhs", "rhs", "lhs_latex", "rhs_latex", "relation", "forall", "expect", "source"}
 TOP_KEYS = {"title", "source", "symbols", "matrices", "random", "define", "claim"}
 
 
@@ -61,6 +61,7 @@ class Claim:
     forall: list[str] = field(default_factory=list)
     expect: str = "holds"
     error: str | None = None  # a problem found while validating this claim alone
+    source: str | None = None  # where this claim is printed (a page, an equation number)
 
 
 @dataclass
@@ -266,6 +267,9 @@ def _fill_claim(claim: Claim, item: dict) -> None:
     for side in ("lhs", "rhs"):
         if getattr(claim, side) is None and getattr(claim, f"{side}_latex") is None:
             raise DerivationError(f"'{side}' (or '{side}_latex') is required")
+    if "source" in item and not isinstance(item["source"], str):
+        raise DerivationError("'source' must be a string (where this claim is printed)")
+    claim.source = item.get("source")
     claim.relation = item.get("relation", "==")
     if claim.relation not in RELATIONS:
         raise DerivationError(f"relation {claim.relation!r} is not one of {', '.join(RELATIONS)}")
