@@ -29,7 +29,7 @@ from autograd_viz.errors import AutogradVizError
 KINDS = ("sign", "factor", "transpose", "operand-order", "missing-term", "chain-factor",
          "function-for-derivative", "wrong-rule", "exponent", "swap", "other")
 
-SECONDS = 2.0  # at most this long looking for a diagnosis (wall clock), less when the claim's budget is short
+SECONDS = 1.5  # at most this long looking for a diagnosis (wall clock), less when the claim's budget is short
 FACTORS = (2, sp.Rational(1, 2), 4, sp.Rational(1, 4), 3, sp.Rational(1, 3))
 #: f(u) -> its derivative written with f(u) itself, for "a function written for its derivative"
 DERIVATIVE_OF = {
@@ -221,13 +221,16 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candida
             t = _rename(tree, values, {a: b, b: a})
             yield Candidate("swap", f"{you} has {a} where {b} belongs: {a} and {b} are confused.", t)
     for i, n in enumerate(nodes):  # Y*(1 - Y) where Yhat*(1 - Yhat) belongs
-        x = _sigmoid_rule(n)
+        x, rest = _sigmoid_rule(n), []
+        if x is None and isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
+            x, rest = _rule_in_chain(n) or (None, [])
         if x is None or x not in names:
             continue
         for b in known:
             if b != x and b not in ctx.sizes and (b in ctx.matrices) == (x in ctx.matrices):
-                yield Candidate("swap", f"{you} has {_src(n)} where {b}*(1 - {b}) belongs: {x} and {b} are "
-                                "confused.", _replaced(tree, i, lambda m, b=b: _expr(f"{b}*(1 - {b})")))
+                yield Candidate("swap", f"{you} has {x}*(1 - {x}) where {b}*(1 - {b}) belongs: {x} and {b} are "
+                                "confused.", _replaced(tree, i, lambda m, b=b, r=rest: _product(
+                                    [*r, _expr(f"{b}*(1 - {b})")])))
     # sign of one part: a - b written for b - a, a minus sign extra
     for i, n in enumerate(nodes):
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub):

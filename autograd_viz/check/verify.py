@@ -266,8 +266,17 @@ def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: 
             return
     try:
         correct = correct_form(lhs, model, budget)
+        if isinstance(correct, sp.Symbol) and correct.name in model.shallow and trees is not None \
+                and isinstance(trees[1], ast.Name) and trees[1].id == correct.name:
+            correct = model.shallow[correct.name]  # not the lhs's own name: its definition, one level down
         if is_matrix(correct) and correct.shape != (1, 1):
-            result.correct, result.correct_tex = matrix_hint(lhs, point, correct)
+            rhs = None
+            if trees is not None:
+                try:
+                    rhs = model.full(trees[2], "rhs")
+                except Exception:  # the hint only; the counterexample stands
+                    rhs = None
+            result.correct, result.correct_tex = matrix_hint(lhs, point, correct, rhs, model.fold)
         else:
             result.correct = str(correct)
             result.correct_tex = tex_of(correct)
@@ -316,13 +325,21 @@ def tex_of(expr: Any) -> str:
     return fix_subscripts(sp.latex(expr))
 
 
-def matrix_hint(lhs: Any, point: dict, correct: Any) -> tuple[str, str]:
-    """No matrix-notation form: say so, and show the smallest entry of the correct lhs (by printed length)."""
-    entries = [(len(str(e)), k, e) for k, e in enumerate(correct)]
-    _, k, e = min(entries, key=lambda t: (t[0], t[1]))
+def matrix_hint(lhs: Any, point: dict, correct: Any, rhs: Any = None, fold: Any = None) -> tuple[str, str]:
+    """No matrix-notation form: say so, and show the smallest differing entry of the correct lhs (by printed
+    length), with the rhs's entry beside it."""
+    same = is_matrix(rhs) and rhs.shape == lhs.shape
+    def differs(k: int) -> bool:  # at the counterexample (cheap: no simplification of large entries)
+        v = numeric.as_float(sp.N((lhs[k] - rhs[k]).xreplace(point), 20))
+        return v is None or abs(v) > 1e-9
+
+    differing = [k for k in range(len(lhs)) if differs(k)] if same and point else []
+    k = min(differing or range(len(correct)), key=lambda n: (len(str(correct[n])), n))
+    e = correct[k]
     i, j = divmod(k, correct.shape[1])
-    text = f"(no matrix-notation form found) entry ({i}, {j}) of the lhs is {e}"
-    return text, f"\text{{(no matrix form found) entry }}({i}, {j}) = {tex_of(e)}"
+    yours = f"; yours is {fold(rhs[k]) if fold else rhs[k]}" if same else ""
+    text = f"(no matrix-notation form found) entry ({i}, {j}) should be {e}{yours}"
+    return text, f"\\text{{(no matrix form found) entry }}({i}, {j}) = {tex_of(e)}"
 
 
 def correct_form(expr: Any, model: Model, budget: Budget) -> Any:
