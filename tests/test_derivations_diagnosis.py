@@ -114,3 +114,12 @@ def test_every_report_formula_renders(names, mistakes):
     for tex in formulas:
         assert not re.search(r"_\{[^{}]*\}_", tex), tex
         mathtext.math_to_image(f"${tex}$", BytesIO(), format="png")  # raises on invalid LaTeX
+
+
+def test_an_infinite_extremum_reads_as_unbounded():
+    import sympy as sp
+
+    from autograd_viz.check.inequality import _exact_text
+
+    assert _exact_text(sp.oo) == "= ∞ (unbounded above)" and _exact_text(-sp.oo) == "= −∞ (unbounded below)"
+    assert _exact_text(sp.log(3)) == "≈ 1.098612289 (exactly log(3))"

@@ -263,6 +263,8 @@ def _exact_text(s: sp.Expr) -> str:
     """"= 1/4" for a rational value; "≈ 0.7310585786 (exactly E/(1 + E))" otherwise, so it reads as a number."""
     if s.is_Rational:
         return f"= {s}"
+    if s.is_infinite:  # never "≈ inf (exactly oo)"
+        return "= ∞ (unbounded above)" if s.is_extended_positive else "= −∞ (unbounded below)"
     return f"≈ {float(s.evalf(20)):.10g} (exactly {s})"
 
 
