@@ -122,7 +122,9 @@ def _check(node: ast.AST, grammar: Grammar, what: str, text: str) -> None:
             raise refuse(f"attribute access .{node.attr}")
     elif isinstance(node, ast.Subscript):
         ok_index = isinstance(node.slice, ast.Name) or (
-            isinstance(node.slice, ast.Constant) and type(node.slice.value) is int)
+            isinstance(node.slice, ast.Constant) and type(node.slice.value) is int) or (
+            isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2  # M[i, j]: integer entries
+            and all(isinstance(e, ast.Constant) and type(e.value) is int for e in node.slice.elts))
         if not grammar.subscripts or not isinstance(node.value, ast.Name) or not ok_index:
             raise refuse("subscripting")
     elif isinstance(node, ast.Tuple):
@@ -194,8 +196,14 @@ class Evaluator:
         if isinstance(node, ast.Attribute) and self.attribute is not None:
             return self.attribute(results[id(node.value)], node.attr)
         if isinstance(node, ast.Subscript) and self.subscript is not None:
-            index = node.slice.id if isinstance(node.slice, ast.Name) else cast(ast.Constant, node.slice).value
-            return self.subscript(cast(ast.Name, node.value).id, index, node)  # whitelist: name[name or int]
+            index: Any
+            if isinstance(node.slice, ast.Name):
+                index = node.slice.id
+            elif isinstance(node.slice, ast.Tuple):  # M[i, j]: the whitelist allows integer entries only
+                index = tuple(cast(ast.Constant, e).value for e in node.slice.elts)
+            else:
+                index = cast(ast.Constant, node.slice).value
+            return self.subscript(cast(ast.Name, node.value).id, index, node)  # whitelist: name[...]
         raise ExpressionError(f"cannot evaluate {type(node).__name__} ({_where(node)})")
 
 

@@ -15,7 +15,7 @@ from autograd_viz.cli import main
 
 FIX = Path(__file__).parent / "fixtures" / "derivations"
 KEYS = ["name", "verdict", "expect", "agrees", "method", "counterexample", "lhs_value", "rhs_value", "correct",
-        "seconds", "message"]
+        "seconds", "message", "diagnosis"]
 
 
 def _run(*args: str):

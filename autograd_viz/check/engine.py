@@ -50,6 +50,8 @@ def _apply(f: str, args: list[Any]) -> Value:
     """The op table's function ``f`` on a Value (extra arguments are the op's attributes, as numbers)."""
     op = EXPR_FUNCTIONS[f]
     method = getattr(Value, op.name, None)
+    if method is None and not op.attr_names and len(args) == 1:  # an op without a Value method (ops/extra.py)
+        return Value._apply(op, _lift(args[0]))
     if method is None or len(args) != 1 + len(op.attr_names) or any(isinstance(a, Value) for a in args[1:]):
         raise Unsupported(f)
     return method(_lift(args[0]), *[float(a) for a in args[1:]])

@@ -264,6 +264,8 @@ def _exact_text(s: sp.Expr) -> str:
     """"= 1/4" for a rational value; "≈ 0.7310585786 (exactly E/(1 + E))" otherwise, so it reads as a number."""
     if s.is_Rational:
         return f"= {s}"
+    if s.is_infinite:  # never "≈ inf (exactly oo)"
+        return "= ∞ (unbounded above)" if s.is_extended_positive else "= −∞ (unbounded below)"
     return f"≈ {float(s.evalf(20)):.10g} (exactly {s})"
 
 
@@ -289,7 +291,7 @@ def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budge
         value = best if upper else -best
     at = ", ".join(f"{s}={w:.6g}" for s, w in zip(symbols, where, strict=True))
     if any(abs(w) >= 0.99 * MAGNITUDE for w in where):  # the best value sits at the edge of the search
-        sign, tex = ("≥", "\\ge") if upper else ("≤", "\\le")
+        sign, tex = ("≥", "\\geq") if upper else ("≤", "\\leq")
         return (f"{sign} {value:.10g} (numerical, at the edge of the search, {at}: possibly unbounded)",
                 f"{tex} {value:.10g}")
     return f"≈ {value:.10g} (numerical, at {at})", f"\\approx {value:.10g}"

@@ -33,9 +33,12 @@ def _op_macros() -> dict[str, str]:
 
 
 #: Function macros: the op table's, plus the standard \exp and \log and the checker's \max and \min.
-FUNCS = {**_op_macros(), "exp": "exp", "log": "log", "max": "max", "min": "min"}
+FUNCS = {**_op_macros(), "exp": "exp", "log": "log", "max": "max", "min": "min", "det": "det"}
 #: \operatorname{...} names: every op-table function, ReLU spelled as in papers, and the checker's E, Var, sum.
-NAMED = {**{name: name for name in EXPR_FUNCTIONS}, "ReLU": "relu", "Var": "Var", "E": "E", "sum": "sum"}
+NAMED = {**{name: name for name in EXPR_FUNCTIONS}, "ReLU": "relu", "Var": "Var", "E": "E", "sum": "sum",
+         "tr": "trace", "trace": "trace", "diag": "diag", "logdet": "logdet", "det": "det"}
+#: the indicator \mathbb{1}(z > 0) is read as step(z)
+CONSTANT_NAMES = ("pi", "e")
 MUL = {"cdot": "*", "times": "*", "odot": "*"}
 SPACES = {",", ";", "!", " ", ":", "quad", "qquad"}
 SIZING = {"left", "right", "big", "Big", "bigl", "bigr", "Bigl", "Bigr"}
@@ -196,6 +199,9 @@ class _Reader:
             power, pmat = self.group()
             if pmat:
                 raise self.error("a matrix exponent cannot be read", tok)
+            if mat and power.replace(" ", "") in ("-1", "(-1)"):  # X^{-1} of a matrix is its inverse
+                text = f"inv({text})"
+                continue
             text = f"({text})**({power})"
         return text, mat
 
@@ -233,6 +239,9 @@ class _Reader:
             return f"sqrt({inner})", mat
         if m in FUNCS or m == "sigma" and self.is_("sym", "(") and "sigma" not in self.names:
             f = FUNCS.get(m, "sigmoid")
+            if m == "log" and self.is_("macro", "det"):  # \log\det(X)
+                self.next()
+                f = "logdet"
             if m in ("max", "min"):
                 self.expect("sym", "(")
                 a, _ = self.expr()
@@ -244,6 +253,8 @@ class _Reader:
             return f"{f}({arg})", mat
         if m in ("operatorname", "mathrm", "text", "mathbb", "mathbf", "mathcal"):
             inner = self.raw_group()
+            if m == "mathbb" and inner == "1":  # the indicator 1(z > 0): step(z)
+                return self._indicator(tok)
             if m == "mathbb" and inner == "E" or inner in NAMED:
                 f = "E" if m == "mathbb" else NAMED[inner]
                 arg, mat = self._call_arg(tok)
@@ -369,7 +380,27 @@ class _Reader:
         name = candidates[0]
         return name, name in self.matrices
 
+    def _indicator(self, tok: Tok) -> tuple[str, bool]:
+        """``\\mathbb{1}(z > 0)`` or ``\\mathbb{1}_{z > 0}``: the step function of z."""
+        close = {"(": ")", "[": "]", "{": "}"}
+        if self.is_("sym", "_"):
+            self.next()
+        opener = self.next()
+        if opener.text not in close:
+            raise self.error("\\mathbb{1} needs its condition in brackets: \\mathbb{1}(z > 0)", tok)
+        inner, mat = self.expr()
+        if not self.is_("sym", ">"):
+            raise self.error("\\mathbb{1}(...) is read only as the indicator of a comparison with 0: (z > 0)", tok)
+        self.next()
+        zero = self.next()
+        if zero.text != "0":
+            raise self.error("\\mathbb{1}(...) is read only as the indicator of a comparison with 0: (z > 0)", tok)
+        self.expect("sym", close[opener.text])
+        return f"step({inner})", mat
+
     def name(self, text: str, tok: Tok) -> tuple[str, bool]:
+        if text in CONSTANT_NAMES and text not in self.names and text not in self.bound:
+            return text, False
         if text in self.names or text in self.bound:
             if len(text) > 1 and all(c in self.names for c in text) and tok.kind == "word":
                 raise self.error(f"{text!r} is ambiguous: a declared name and a product of declared names", tok)

@@ -20,6 +20,7 @@ from autograd_viz.expr import Evaluator
 from autograd_viz.ops import EXPR_FUNCTIONS
 
 MAX_NEST = 1000
+MATRIX_FUNCTIONS = ("trace", "det", "inv", "eye", "diag", "logdet")
 
 
 def _unary_functions() -> dict[str, Any]:
@@ -275,12 +276,25 @@ class Model:
             return self.placeholders[n]
         if n in self.pending:
             raise NeedsSizes(f"{n!r} is a matrix of symbolic size")
+        if n == "pi":
+            return sp.pi
+        if n == "e":
+            return sp.E
         if n in self.spec.define:
             raise ExpressionError(f"{n!r} is used before its definition ({col(node)})")
         raise ExpressionError(f"unknown name {n!r} ({col(node)}): declare it in [symbols], [matrices], [random] "
-                              "or [define]")
+                              "or [define] (constants: pi, e)")
 
     def _subscript(self, n: str, index: Any, node: ast.Subscript, scope: dict[str, Any], what: str) -> Any:
+        if isinstance(index, tuple):  # M[i, j]: one entry of a matrix
+            m = self._name(n, node.value, scope, what)
+            if not is_matrix(m):
+                raise ExpressionError(f"{n}[{index[0]}, {index[1]}]: {n!r} is not a matrix ({col(node)})")
+            i, j = index
+            if not (0 <= i < m.shape[0] and 0 <= j < m.shape[1]):
+                raise ExpressionError(f"{n}[{i}, {j}]: outside the {shape(m)} matrix (entries count from 0) "
+                                      f"({col(node)})")
+            return m[i, j]
         if n not in self.random.vars:
             raise ExpressionError(f"{n}[...]: only random variables have indexed copies ({col(node)})")
         if isinstance(index, str):
@@ -327,6 +341,9 @@ class Model:
             if not (isinstance(r, sp.Integer) and isinstance(c, sp.Integer) and 0 < r <= 1024 and 0 < c <= 1024):
                 raise ExpressionError(f"ones(r, c) needs positive integer sizes up to 1024 ({col(node)})")
             return sp.ImmutableMatrix.ones(int(r), int(c))
+        if f in MATRIX_FUNCTIONS:
+            arity(1)
+            return self._matrix_function(f, args[0].v, node)
         if f in ("E", "Var"):
             arity(1)
             arg = as_scalar(self.expand(args[0].v), f"{f}() argument")
@@ -349,6 +366,33 @@ class Model:
         if f in ("diff", "grad"):
             return self._derivative(f, args, node, scope, what)
         raise ExpressionError(f"unknown function {f!r} ({col(node)})")  # pragma: no cover - grammar refuses
+
+    def _matrix_function(self, f: str, v: Any, node: ast.Call) -> Any:
+        """trace, det, inv, logdet of a square matrix; eye(n) the identity; diag(v) the diagonal matrix of a
+        vector."""
+        if f == "eye":
+            n = as_scalar(v, "eye() size")
+            if not (isinstance(n, sp.Integer) and 0 < n <= 64):
+                raise ExpressionError(f"eye(n) needs a positive integer size up to 64 ({col(node)})")
+            return sp.ImmutableMatrix.eye(int(n))
+        if not is_matrix(v):
+            raise ExpressionError(f"{f}() needs a matrix, got a scalar ({col(node)})")
+        if f == "diag":
+            if 1 not in v.shape:
+                raise ExpressionError(f"diag() needs a vector (n×1 or 1×n), got {shape(v)} ({col(node)})")
+            return sp.ImmutableMatrix(sp.diag(*list(v)))
+        if v.shape[0] != v.shape[1]:
+            raise ExpressionError(f"{f}() needs a square matrix, got {shape(v)} ({col(node)})")
+        if f == "trace":
+            return v.trace()
+        if f == "det":
+            return v.det(method="berkowitz")
+        if f == "logdet":
+            return sp.log(v.det(method="berkowitz"))
+        d = v.det(method="berkowitz")
+        if d == 0:
+            raise ExpressionError(f"inv(): the matrix is singular ({col(node)})")
+        return sp.ImmutableMatrix(v.adjugate() / d)
 
     def _sum(self, args: list[Any], node: ast.Call, scope: dict[str, Any], what: str) -> Any:
         if len(args) != 2 or not isinstance(args[1], ast.Tuple) or len(args[1].elts) != 3 \

@@ -3,9 +3,12 @@ the correct form when it was refuted)."""
 
 from __future__ import annotations
 
-from autograd_viz.check.results import CheckReport
+import textwrap
 
-REL_TEX = {"==": "=", "<=": "\\le", "<": "<", ">=": "\\ge", ">": ">"}
+from autograd_viz.check.results import CheckReport, ClaimResult
+from autograd_viz.check.texprint import fix_subscripts
+
+REL_TEX = {"==": "=", "<=": "\\leq", "<": "<", ">=": "\\geq", ">": ">"}  # \le is not in mathtext
 
 
 def _cut(text: str, width: int) -> str:
@@ -13,18 +16,66 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` wrapped to ``width`` (long words broken): a table cell that wraps instead of being cut."""
+    return textwrap.wrap(" ".join(str(text).split()), width, break_on_hyphens=False) or [""]
+
+
+BLOCK_WIDTH = 110
+INDENT = "    "
+
+
+def _number(v: object) -> str:
+    return f"{v:.10g}" if isinstance(v, int | float) else str(v)
+
+
+def block(c: ClaimResult) -> list[str]:
+    """The indented lines under a refuted or failed claim: where it fails, lhs and rhs there, the named mistake
+    and the correct form (or, for an error, the whole message with its hint)."""
+    rows: list[tuple[str, str]] = []
+    if c.verdict == "refuted":
+        if c.counterexample:
+            rows.append(("where", ", ".join(f"{k} = {_number(v)}" for k, v in c.counterexample.items())))
+        if c.lhs_value is not None:
+            rows.append(("lhs there", _number(c.lhs_value)))
+            rows.append(("rhs there", _number(c.rhs_value)))
+        if c.message:
+            rows.append(("why", c.message))
+        if c.diagnosis:
+            rows.append(("mistake", f"[{c.diagnosis['kind']}] {c.diagnosis['text']}"))
+        if c.correct:
+            rows.append(("correct" if c.relation == "==" else "bound", c.correct))
+    elif c.verdict in ("error", "timeout"):
+        rows.append((c.verdict, c.message or c.method))
+    out: list[str] = []
+    for label, text in rows:
+        lead = f"{INDENT}{label + ':':<11}"
+        lines = _wrap(text, BLOCK_WIDTH - len(lead))
+        out.append(lead + lines[0])
+        out += [" " * len(lead) + line for line in lines[1:]]
+    return out
+
+
 def table(report: CheckReport) -> str:
-    """One row per claim: file, claim, verdict (with ``!`` where it disagrees with expect), method, seconds."""
-    rows = [("file", "claim", "verdict", "method", "seconds")]
+    """One row per claim: file, claim, verdict (with ``!`` where it disagrees with expect), method, seconds.
+    Cells wrap instead of being cut; each refuted or failed claim is followed by an indented block."""
+    head = ("file", "claim", "verdict", "method", "seconds")
+    rows: list[tuple[list[str], list[str]]] = []
     for f in report.files:
         for c in f.claims:
             verdict = c.verdict + ("" if c.agrees else " !")
-            detail = c.method if c.verdict in ("proved", "numerical") else (c.message or c.method)
-            rows.append((_cut(f.file.rsplit("/", 1)[-1], 28), _cut(c.name, 34), verdict, _cut(detail, 70),
-                         f"{c.seconds:.2f}"))
-    widths = [max(len(r[k]) for r in rows) for k in range(5)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+            detail = c.method if c.verdict in ("proved", "numerical", "refuted") else "see below"
+            cells = [_wrap(f.file.rsplit("/", 1)[-1], 28), _wrap(c.name, 34), [verdict], _wrap(detail, 60),
+                     [f"{c.seconds:.2f}"]]
+            rows.append((cells, block(c)))
+    widths = [max([len(head[k])] + [len(line) for cells, _ in rows for line in cells[k]]) for k in range(5)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(head, widths, strict=True)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    for cells, extra in rows:
+        for j in range(max(len(c) for c in cells)):
+            parts = [(cell[j] if j < len(cell) else "") for cell in cells]
+            lines.append("  ".join(p.ljust(w) for p, w in zip(parts, widths, strict=True)).rstrip())
+        lines += extra
     claims = [c for f in report.files for c in f.claims]
     bad = sum(not c.agrees for c in claims)
     total = sum(c.seconds for c in claims)
@@ -48,7 +99,7 @@ def markdown(report: CheckReport) -> str:
             out.append(f"### {mark} {c.name}")
             out.append("")
             if c.lhs_tex and c.rhs_tex:
-                out += ["$$", f"{c.lhs_tex} {REL_TEX.get(c.relation, '=')} {c.rhs_tex}", "$$", ""]
+                out += ["$$", fix_subscripts(f"{c.lhs_tex} {REL_TEX.get(c.relation, '=')} {c.rhs_tex}"), "$$", ""]
             out.append(f"- verdict: **{c.verdict}** (expected: {c.expect}) in {c.seconds:.2f} s")
             if c.method:
                 out.append(f"- method: {c.method}")
@@ -57,7 +108,10 @@ def markdown(report: CheckReport) -> str:
             if c.counterexample:
                 point = ", ".join(f"{k} = {v:.6g}" for k, v in c.counterexample.items())
                 out.append(f"- counterexample: {point}: lhs = {c.lhs_value:.10g}, rhs = {c.rhs_value:.10g}")
+            if c.diagnosis:
+                out.append(f"- mistake (**{c.diagnosis['kind']}**): {c.diagnosis['text']}")
             if c.correct:
-                out.append(f"- correct: ${c.correct_tex}$" if c.correct_tex else f"- correct: `{c.correct}`")
+                out.append(f"- correct: ${fix_subscripts(c.correct_tex)}$ (`{c.correct}`)" if c.correct_tex
+                           else f"- correct: `{c.correct}`")
             out.append("")
     return "\n".join(out)

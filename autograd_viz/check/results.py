@@ -7,7 +7,7 @@ from typing import Any
 
 VERDICTS = ("proved", "numerical", "refuted", "error", "timeout")
 JSON_CLAIM_KEYS = ("name", "verdict", "expect", "agrees", "method", "counterexample", "lhs_value", "rhs_value",
-                   "correct", "seconds", "message")
+                   "correct", "seconds", "message", "diagnosis")
 
 
 def agrees(verdict: str, expect: str, strict: bool = False) -> bool:
@@ -31,6 +31,9 @@ class ClaimResult:
     correct: str | None = None
     seconds: float = 0.0
     message: str = ""
+    #: the named mistake of a refuted claim, verified: {"kind", "text", "repaired"} (kind from
+    #: :data:`autograd_viz.check.diagnose.KINDS`), else None
+    diagnosis: dict[str, str] | None = None
     lhs_tex: str | None = field(default=None, repr=False)
     rhs_tex: str | None = field(default=None, repr=False)
     relation: str = field(default="==", repr=False)

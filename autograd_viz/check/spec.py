@@ -32,7 +32,11 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 #: Functions a formula may call (the ones with special argument rules are handled by the builder).
 #: The op table's functions (``sigmoid``, ``relu``, ...) plus the checker's own: calculus (diff, grad, nest),
 #: sums and moments (Sum, sum, E, Var), ``max``/``min`` and ``ones``.
-CHECKER_FUNCTIONS = frozenset({"max", "min", "diff", "nest", "Sum", "E", "Var", "ones", "sum", "grad"})
+CHECKER_FUNCTIONS = frozenset({"max", "min", "diff", "nest", "Sum", "E", "Var", "ones", "sum", "grad",
+                               "trace", "det", "inv", "eye", "diag", "logdet"})
+#: Constants of the formula language (a name declared in the file wins): pi and Euler's number (E is taken by
+#: the expectation).
+CONSTANTS = ("pi", "e")
 FUNCTIONS = frozenset(EXPR_FUNCTIONS) | CHECKER_FUNCTIONS
 GRAMMAR = Grammar(functions=FUNCTIONS, matmul=True, attributes=frozenset({"T"}), subscripts=True, tuples=True)
 DIST_GRAMMAR = Grammar(functions=frozenset({"Normal", "Uniform", "Bernoulli", "sqrt", "exp", "log"}))
@@ -42,7 +46,7 @@ ASSUMPTIONS = WORDS  # plus one interval(a, b) with ( ) open and [ ] closed ends
 RELATIONS = ("==", "<=", "<", ">=", ">")
 MAX_DIM = 32  # literal matrix sizes (size symbols are instantiated with small integers)
 EXPECTS = ("holds", "fails")
-CLAIM_KEYS = {"name", "lhs", "rhs", "lhs_latex", "rhs_latex", "relation", "forall", "expect"}
+CLAIM_KEYS = {"name", "lhs", "rhs", "lhs_latex", "rhs_latex", "relation", "forall", "expect", "source"}
 TOP_KEYS = {"title", "source", "symbols", "matrices", "random", "define", "claim"}
 
 
@@ -59,6 +63,7 @@ class Claim:
     forall: list[str] = field(default_factory=list)
     expect: str = "holds"
     error: str | None = None  # a problem found while validating this claim alone
+    source: str | None = None  # where this claim is printed (a page, an equation number)
 
 
 @dataclass
@@ -266,6 +271,9 @@ def _fill_claim(claim: Claim, item: dict) -> None:
     for side in ("lhs", "rhs"):
         if getattr(claim, side) is None and getattr(claim, f"{side}_latex") is None:
             raise DerivationError(f"'{side}' (or '{side}_latex') is required")
+    if "source" in item and not isinstance(item["source"], str):
+        raise DerivationError("'source' must be a string (where this claim is printed)")
+    claim.source = item.get("source")
     claim.relation = item.get("relation", "==")
     if claim.relation not in RELATIONS:
         raise DerivationError(f"relation {claim.relation!r} is not one of {', '.join(RELATIONS)}")

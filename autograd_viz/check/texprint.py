@@ -29,14 +29,17 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
     if isinstance(node, ast.Constant):
         return repr(node.value)
     if isinstance(node, ast.Name):
-        return _name_tex(node.id)
+        return {"pi": "\\pi", "e": "e"}.get(node.id) or _name_tex(node.id)
     if isinstance(node, ast.UnaryOp):
         return f"-{_tex(node.operand, 3)}"
     if isinstance(node, ast.Attribute):
         return f"{_tex(node.value, 5)}^{{T}}"
     if isinstance(node, ast.Subscript):
+        name = _name_tex(cast(ast.Name, node.value).id)  # the grammar: name[name, int or a tuple of ints]
+        if isinstance(node.slice, ast.Tuple):
+            return f"{name}_{{{','.join(str(cast(ast.Constant, e).value) for e in node.slice.elts)}}}"
         index: object = node.slice.id if isinstance(node.slice, ast.Name) else cast(ast.Constant, node.slice).value
-        return f"{_name_tex(cast(ast.Name, node.value).id)}_{{{index}}}"  # the grammar: name[name or int]
+        return f"{name}_{{{index}}}"
     if isinstance(node, ast.BinOp):
         prec = _PREC[type(node.op)]
         if isinstance(node.op, ast.Div):
@@ -60,6 +63,14 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
         if f == "Sum" and len(args) == 2 and isinstance(args[1], ast.Tuple) and len(args[1].elts) == 3:
             i, a, b = (_tex(e) for e in args[1].elts)
             return f"\\sum_{{{i}={a}}}^{{{b}}} {_tex(args[0], 2)}"
+        if f in ("trace", "det", "logdet", "diag") and len(args) == 1:
+            head = {"trace": "\\operatorname{tr}", "det": "\\det", "logdet": "\\log\\det",
+                    "diag": "\\operatorname{diag}"}[f]
+            return f"{head}\\left({_tex(args[0])}\\right)"
+        if f == "inv" and len(args) == 1:
+            return f"{_tex(args[0], 5)}^{{-1}}"
+        if f == "eye" and len(args) == 1:
+            return f"I_{{{_tex(args[0])}}}"
         if f == "E":
             return f"\\mathbb{{E}}\\left[{_tex(args[0])}\\right]"
         if f in EXPR_FUNCTIONS and len(args) == 1 + len(EXPR_FUNCTIONS[f].attr_names):
@@ -74,6 +85,19 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
 def to_latex(tree: ast.expr) -> str:
     """A parsed formula as LaTeX for reports."""
     try:
-        return _tex(tree)
+        return fix_subscripts(_tex(tree))
     except RecursionError:
         return "\\text{(too deep to print)}"
+
+
+_DOUBLE = re.compile(r"_\{([^{}]*)\}_\{([^{}]*)\}")
+_BARE = re.compile(r"(?<![\\{A-Za-z])([A-Za-z]+)_\{([^{}]*)\}_([A-Za-z0-9])")
+
+
+def fix_subscripts(tex: str) -> str:
+    """``w_{16}_{i}`` (two subscripts in a row, invalid in MathJax, KaTeX and mathtext) as ``w_{16,i}``."""
+    prev = None
+    while prev != tex:
+        prev = tex
+        tex = _DOUBLE.sub(r"_{\1,\2}", tex)
+    return tex

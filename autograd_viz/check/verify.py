@@ -135,7 +135,7 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
                                seconds=max(0.5, timeout * (0.25 if k == 0 else 0.1)), special=k == 0,
                                precise=k == 0)
         if found.mismatch:
-            _refute(result, found.mismatch, sizes, lhs, model, budget)
+            _refute(result, found.mismatch, sizes, lhs, model, budget, trees=(claim, lt, rt))
             return
         where = f" at {', '.join(f'{n}={v}' for n, v in sizes.items())}" if sizes else ""
         symbols = numeric.order_symbols([e for p in pairs for e in p])
@@ -150,7 +150,7 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
     # sizes is a proof
     how = _prove(first_pairs, budget, timeout)
     if isinstance(how, tuple):  # SymPy reduced lhs − rhs to a nonzero constant
-        _refute_constant(result, how, first_found, size_sets[0], first_lhs, first_model, budget)
+        _refute_constant(result, how, first_found, size_sets[0], first_lhs, first_model, budget, (claim, lt, rt))
         return
     if how is None and not first_found.valid:
         raise DerivationError("could not evaluate the claim at any point of its domain, and SymPy did not "
@@ -209,7 +209,7 @@ def checked_for(size_sets: list[dict[str, int]]) -> str:
 
 
 def _refute_constant(result: ClaimResult, how: tuple, found: numeric.Search, sizes: dict[str, int], lhs: Any,
-                     model: Model, budget: Budget) -> None:
+                     model: Model, budget: Budget, trees: tuple | None = None) -> None:
     """lhs − rhs is a nonzero constant: refuted at any point of the domain (the first that evaluated)."""
     step, k, value = how
     point = found.first_point or {}
@@ -218,7 +218,7 @@ def _refute_constant(result: ClaimResult, how: tuple, found: numeric.Search, siz
     a = a if a is not None else float("nan")
     b = a - float(value)
     _refute(result, (point, a, b, k, "exactly"), sizes, lhs, model, budget,
-            message=f"SymPy ({step}) reduces lhs − rhs to the nonzero constant {value}")
+            message=f"SymPy ({step}) reduces lhs − rhs to the nonzero constant {value}", trees=trees)
 
 
 def _pairs(lhs: Any, rhs: Any, what: str) -> list[tuple[sp.Expr, sp.Expr]] | str:
@@ -247,7 +247,7 @@ def _first_mismatch(pairs: Any, spec: Spec, rng: random.Random) -> tuple | None:
 
 
 def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: Any, model: Model,
-            budget: Budget, message: str = "") -> None:
+            budget: Budget, message: str = "", trees: tuple | None = None) -> None:
     result.verdict = "refuted"
     if bad is None:
         result.method, result.message = "shapes", message
@@ -263,15 +263,86 @@ def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: 
              if v.is_Rational and not v.is_Integer and sp.Rational(f"{float(v):.10g}") != v}
     at = ("; exact point " + ", ".join(f"{n} = {v}" for n, v in exact.items())) if exact else ""
     result.message = f"lhs = {a:.10g} but rhs = {b:.10g}{entry}" + (f"; {message}" if message else "") + at
+    if trees is not None:
+        _diagnose(result, point, sizes, lhs, model, budget, trees, k)
+        if result.diagnosis:
+            return
     try:
         correct = correct_form(lhs, model, budget)
-        result.correct = str(correct)
-        result.correct_tex = sp.latex(correct)
+        if isinstance(correct, sp.Symbol) and correct.name in model.shallow and trees is not None \
+                and isinstance(trees[1], ast.Name) and trees[1].id == correct.name:
+            correct = model.shallow[correct.name]  # not the lhs's own name: its definition, one level down
+        if is_matrix(correct) and correct.shape != (1, 1):
+            rhs = None
+            if trees is not None:
+                try:
+                    rhs = model.full(trees[2], "rhs")
+                except Exception:  # the hint only; the counterexample stands
+                    rhs = None
+            result.correct, result.correct_tex = matrix_hint(lhs, point, correct, rhs, model.fold)
+        else:
+            result.correct = str(correct)
+            result.correct_tex = tex_of(correct)
     except BudgetExceeded:  # out of time for the hint: the counterexample stands
         budget.suspended = True
         result.correct = "(the correct form could not be computed in the time left)"
     except Exception as exc:  # a failing hint never discards a confirmed counterexample
         result.correct = f"(the correct form could not be computed: {type(exc).__name__})"
+
+
+def _diagnose(result: ClaimResult, point: dict, sizes: dict[str, int], lhs: Any, model: Model, budget: Budget,
+              trees: tuple, entry: int = 0) -> None:
+    """Name the mistake (see :mod:`diagnose`); its repaired rhs, verified, becomes the correct form."""
+    from autograd_viz.check.diagnose import diagnose
+
+    claim, lt, rt = trees
+    try:
+        found = diagnose(model.spec, model, lhs, rt, claim.lhs or ast.unparse(lt), budget, first_point=point,
+                         sizes=sizes, lhs_tree=lt, entry=entry)
+    except BudgetExceeded:
+        budget.suspended = True
+        return
+    except Exception:  # a failing diagnosis never discards a confirmed counterexample
+        return
+    if found is None:
+        return
+    how = found.pop("verified")
+    if how != "proved":
+        found["text"] += " (the repair is confirmed numerically, not proved)"
+    result.diagnosis = found
+    result.correct = found["repaired"]
+    result.correct_tex = to_latex(parse(found["repaired"], GRAMMAR, "correct"))
+
+
+def tex_of(expr: Any) -> str:
+    """SymPy's LaTeX of a hint, with placeholder names such as ``w_16_i`` written as one subscript."""
+    from autograd_viz.check.texprint import fix_subscripts
+
+    pieces = list(expr.atoms(sp.Piecewise)) if isinstance(expr, sp.Expr) else []
+    if len(pieces) == 1 and expr == pieces[0]:  # cases as one line: {cases} is not in every renderer
+        branches = [f"{sp.latex(e)} \\text{{ if }} {sp.latex(c)}" if c is not sp.true
+                    else f"{sp.latex(e)} \\text{{ otherwise}}" for e, c in expr.args]
+        return fix_subscripts("\\left\\{" + ";\\ ".join(branches) + "\\right.")
+    if pieces:
+        expr = expr.xreplace({p: sp.Function("cases")(*[a for pair in p.args for a in pair]) for p in pieces})
+    return fix_subscripts(sp.latex(expr))
+
+
+def matrix_hint(lhs: Any, point: dict, correct: Any, rhs: Any = None, fold: Any = None) -> tuple[str, str]:
+    """No matrix-notation form: say so, and show the smallest differing entry of the correct lhs (by printed
+    length), with the rhs's entry beside it."""
+    same = is_matrix(rhs) and rhs.shape == lhs.shape
+    def differs(k: int) -> bool:  # at the counterexample (cheap: no simplification of large entries)
+        v = numeric.as_float(sp.N((lhs[k] - rhs[k]).xreplace(point), 20))
+        return v is None or abs(v) > 1e-9
+
+    differing = [k for k in range(len(lhs)) if differs(k)] if same and point else []
+    k = min(differing or range(len(correct)), key=lambda n: (len(str(correct[n])), n))
+    e = correct[k]
+    i, j = divmod(k, correct.shape[1])
+    yours = f"; yours is {fold(rhs[k]) if fold else rhs[k]}" if same else ""
+    text = f"(no matrix-notation form found) entry ({i}, {j}) should be {e}{yours}"
+    return text, f"\\text{{(no matrix form found) entry }}({i}, {j}) = {tex_of(e)}"
 
 
 def correct_form(expr: Any, model: Model, budget: Budget) -> Any:
