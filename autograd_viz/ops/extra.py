@@ -3,12 +3,15 @@ softplus, sign and the step (indicator of x > 0). Written like :mod:`ops.element
 against the backend ``m`` (floats or arrays), a SymPy form, a derivative text, display and LaTeX.
 
 They are functions of the formula language (``EXPR_FUNCTIONS``): the checker, the parser and the worked
-solutions read them; ``Tensor._apply(EXTRA_OPS_BY_NAME["sin"], t)`` and ``Value._apply`` run them numerically.
+solutions read them; ``autograd_viz.tensor.apply_unchecked(EXTRA_OPS_BY_NAME["sin"], t)`` and
+``autograd_viz.scalar.apply_unchecked`` run them numerically. Each VJP has the op table's signature
+``backward(m, g, x, out, attrs, saved, needs)`` with ``x`` the tuple of input values.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -19,68 +22,89 @@ INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
-def _sympy():
+def _sympy() -> Any:
     import sympy
 
     return sympy
 
 
-def _array(m) -> bool:
+def _array(m: Any) -> bool:
     return m.name == "array"
 
 
-def _sin(m, x):
+def _sin(m: Any, x: Any) -> Any:
     return np.sin(x) if _array(m) else math.sin(x)
 
 
-def _cos(m, x):
+def _cos(m: Any, x: Any) -> Any:
     return np.cos(x) if _array(m) else math.cos(x)
 
 
 _erf_array = np.vectorize(math.erf, otypes=[np.float64])
 
 
-def _erf(m, x):
+def _erf(m: Any, x: Any) -> Any:
     if _array(m):
         x = np.asarray(x)
         return _erf_array(x).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
     return math.erf(x)
 
 
-def _phi(m, x):
+def _phi(m: Any, x: Any) -> Any:
     return 0.5 * (1.0 + _erf(m, x / SQRT2))
 
 
-def _softplus(m, x):
+def _softplus(m: Any, x: Any) -> Any:
     """log(1 + e^x) without overflow: max(x, 0) + log1p(e^−|x|)."""
     if _array(m):
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-def _step(m, x):
+def _step(m: Any, x: Any) -> Any:
     if _array(m):
         return (np.asarray(x) > 0).astype(np.asarray(x).dtype if np.issubdtype(np.asarray(x).dtype, np.floating)
                                           else np.float64)
     return 1.0 if x > 0 else 0.0
 
 
-def _sign(m, x):
+def _sign(m: Any, x: Any) -> Any:
     if _array(m):
         return np.sign(x)
     return float((x > 0) - (x < 0))
 
 
-def _zero(m, g, n):
+def _zero(m: Any, g: Any, x: tuple, out: Any, attrs: Any, saved: Any, needs: tuple) -> tuple:
+    """A piecewise-constant function: zero derivative (the convention at the jump, as relu's at 0)."""
     return (g * 0.0,)
 
 
-def _sympy_phi(x):
+def _sin_backward(m: Any, g: Any, x: tuple, out: Any, attrs: Any, saved: Any, needs: tuple) -> tuple:
+    return (g * _cos(m, x[0]),)
+
+
+def _cos_backward(m: Any, g: Any, x: tuple, out: Any, attrs: Any, saved: Any, needs: tuple) -> tuple:
+    return (-g * _sin(m, x[0]),)
+
+
+def _erf_backward(m: Any, g: Any, x: tuple, out: Any, attrs: Any, saved: Any, needs: tuple) -> tuple:
+    return (g * TWO_OVER_SQRT_PI * m.exp(-x[0] * x[0]),)
+
+
+def _phi_backward(m: Any, g: Any, x: tuple, out: Any, attrs: Any, saved: Any, needs: tuple) -> tuple:
+    return (g * INV_SQRT_2PI * m.exp(-0.5 * x[0] * x[0]),)
+
+
+def _softplus_backward(m: Any, g: Any, x: tuple, out: Any, attrs: Any, saved: Any, needs: tuple) -> tuple:
+    return (g * m.sigmoid(x[0]),)
+
+
+def _sympy_phi(x: Any) -> Any:
     sp = _sympy()
     return (1 + sp.erf(x / sp.sqrt(2))) / 2
 
 
-def _sympy_step(x):
+def _sympy_step(x: Any) -> Any:
     sp = _sympy()
     return sp.Piecewise((1, x > 0), (0, True))  # relu's derivative, the same convention at 0
 
@@ -89,52 +113,52 @@ EXTRA_OPS: tuple[OpDef, ...] = (
     OpDef(
         name="sin", symbol="sin", arity=1,
         forward=_sin,
-        backward=lambda m, g, n: (g * _cos(m, n.parents[0].data),),
+        backward=_sin_backward,
         sympy=lambda x: _sympy().sin(x),
         derivatives=("cos({x0})",),
-        doc=r"$\sin x$",
         expr_name="sin", display="sin({x0})",
         latex=r"\sin\left({x0}\right)",
+        derivative_latex=(r"\cos\left({x0}\right)",),
     ),
     OpDef(
         name="cos", symbol="cos", arity=1,
         forward=_cos,
-        backward=lambda m, g, n: (-g * _sin(m, n.parents[0].data),),
+        backward=_cos_backward,
         sympy=lambda x: _sympy().cos(x),
         derivatives=("−sin({x0})",),
-        doc=r"$\cos x$",
         expr_name="cos", display="cos({x0})",
         latex=r"\cos\left({x0}\right)",
+        derivative_latex=(r"-\sin\left({x0}\right)",),
     ),
     OpDef(
         name="erf", symbol="erf", arity=1,
         forward=_erf,
-        backward=lambda m, g, n: (g * TWO_OVER_SQRT_PI * m.exp(-n.parents[0].data * n.parents[0].data),),
+        backward=_erf_backward,
         sympy=lambda x: _sympy().erf(x),
         derivatives=("(2/√π)·e^(−{x0}²)",),
-        doc=r"$\operatorname{erf} x$",
         expr_name="erf", display="erf({x0})",
         latex=r"\operatorname{{erf}}\left({x0}\right)",
+        derivative_latex=(r"\frac{{2}}{{\sqrt{{\pi}}}} e^{{-{x0}^{{2}}}}",),
     ),
     OpDef(
         name="Phi", symbol="Φ", arity=1,
         forward=_phi,
-        backward=lambda m, g, n: (g * INV_SQRT_2PI * m.exp(-0.5 * n.parents[0].data * n.parents[0].data),),
+        backward=_phi_backward,
         sympy=_sympy_phi,
         derivatives=("e^(−{x0}²/2)/√(2π)",),
-        doc=r"$\Phi(x)$, the standard normal CDF",
         expr_name="Phi", display="Φ({x0})",
         latex=r"\Phi\left({x0}\right)",
+        derivative_latex=(r"\frac{{1}}{{\sqrt{{2\pi}}}} e^{{-{x0}^{{2}}/2}}",),
     ),
     OpDef(
         name="softplus", symbol="softplus", arity=1,
         forward=_softplus,
-        backward=lambda m, g, n: (g * m.sigmoid(n.parents[0].data),),
+        backward=_softplus_backward,
         sympy=lambda x: _sympy().log(1 + _sympy().exp(x)),
         derivatives=("σ({x0})",),
-        doc=r"$\log(1 + e^x)$",
         expr_name="softplus", display="softplus({x0})",
         latex=r"\operatorname{{softplus}}\left({x0}\right)",
+        derivative_latex=(r"\sigma\left({x0}\right)",),
     ),
     OpDef(
         name="step", symbol="𝟙", arity=1,
@@ -142,9 +166,9 @@ EXTRA_OPS: tuple[OpDef, ...] = (
         backward=_zero,
         sympy=_sympy_step,
         derivatives=("0",),
-        doc=r"$\mathbb{1}(x > 0)$",
         expr_name="step", display="𝟙({x0} > 0)",
         latex=r"\mathbb{{1}}\left({x0} > 0\right)",
+        derivative_latex=(r"0",),
     ),
     OpDef(
         name="sign", symbol="sign", arity=1,
@@ -152,9 +176,9 @@ EXTRA_OPS: tuple[OpDef, ...] = (
         backward=_zero,
         sympy=lambda x: _sympy().sign(x),
         derivatives=("0",),
-        doc=r"$\operatorname{sign} x$",
         expr_name="sign", display="sign({x0})",
         latex=r"\operatorname{{sign}}\left({x0}\right)",
+        derivative_latex=(r"0",),
     ),
 )
 
