@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sympy as sp
 
@@ -48,7 +49,7 @@ class Candidate:
 
     kind: str
     text: str
-    tree: ast.expr
+    tree: ast.expr | None  # None: the edit does not apply here (skipped)
 
 
 def _src(node: ast.AST) -> str:
@@ -61,14 +62,14 @@ def _part(node: ast.AST) -> str:
     return f"({text})" if isinstance(node, ast.BinOp | ast.UnaryOp) else text
 
 
-def _factors(node: ast.AST) -> list[ast.AST]:
+def _factors(node: ast.expr) -> list[ast.expr]:
     """The factors of a ``*`` chain (``a*b*c`` parses as ``(a*b)*c``)."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
         return _factors(node.left) + _factors(node.right)
     return [node]
 
 
-def _product(factors: list[ast.AST]) -> ast.expr:
+def _product(factors: list[ast.expr]) -> ast.expr:
     out = copy.deepcopy(factors[0])
     for f in factors[1:]:
         out = ast.BinOp(left=out, op=ast.Mult(), right=copy.deepcopy(f))
@@ -83,7 +84,7 @@ def _nodes(tree: ast.expr) -> list[ast.AST]:
     return list(ast.walk(tree))
 
 
-def _replaced(tree: ast.expr, index: int, make) -> ast.expr | None:
+def _replaced(tree: ast.expr, index: int, make: Callable[..., Any]) -> ast.expr | None:
     """A copy of ``tree`` with its ``index``-th node (``ast.walk`` order) replaced by ``make(node)``."""
     new = copy.deepcopy(tree)
     nodes = _nodes(new)
@@ -321,7 +322,8 @@ def _local(ctx: _Context, d: str, u: str) -> str:
     dtree = ctx.spec.define.get(d)
     if isinstance(dtree, ast.Call) and isinstance(dtree.func, ast.Name) and DERIVATIVE_OF.get(dtree.func.id) \
             and len(dtree.args) == 1 and isinstance(dtree.args[0], ast.Name) and dtree.args[0].id == u:
-        return DERIVATIVE_OF[dtree.func.id].format(f=d, u=u)  # y*(1 - y) for y = sigmoid(z), step(z) for relu
+        template = cast(str, DERIVATIVE_OF[dtree.func.id])
+        return template.format(f=d, u=u)  # y*(1 - y) for y = sigmoid(z), step(z) for relu
     try:
         v = ctx.model.value(parse(text, GRAMMAR, "factor"), {}, "factor")
     except (AutogradVizError, ValueError, TypeError):
@@ -353,10 +355,11 @@ def _derivative_edits(tree: ast.expr, nodes: list[ast.AST], values: set[int], yo
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in DERIVATIVE_OF and n.args:
             f, u = n.func.id, _src(n.args[0])
         elif isinstance(n, ast.Name) and id(n) in values and n.id in defined_as:
-            f, u = defined_as[n.id].func.id, _src(defined_as[n.id].args[0])
-        if f is None or DERIVATIVE_OF[f] is None:
+            f, u = cast(ast.Name, defined_as[n.id].func).id, _src(defined_as[n.id].args[0])
+        template = DERIVATIVE_OF.get(f) if f is not None else None
+        if f is None or template is None:
             continue
-        deriv = DERIVATIVE_OF[f].format(f=_src(n), u=u)
+        deriv = template.format(f=_src(n), u=u)
         yield Candidate("function-for-derivative", f"{you} has {_src(n)} where its derivative {deriv} belongs: "
                         f"the function {f} is written for its derivative.",
                         _replaced(tree, i, lambda m, d=deriv: _expr(f"({d})")))
@@ -408,7 +411,7 @@ def _sigmoid_rule(n: ast.AST) -> str | None:
 
 def _rule_in_chain(n: ast.AST) -> tuple[str, list[ast.AST]] | None:
     """(X, the other factors) when a ``*`` chain has both X and (1 - X) among its factors."""
-    factors = _factors(n)
+    factors = _factors(cast(ast.expr, n))
     if len(factors) < 3:
         return None
     for k, f in enumerate(factors):
@@ -502,12 +505,20 @@ def _verify(lhs: Any, cand: Any, spec: Spec, budget: Budget) -> str | None:
         d = a - b
         if d == 0:
             continue
-        ok, out = budget.attempt(lambda e=d: sp.cancel(sp.together(e.doit())), 0.5)
+        ok, out = budget.attempt(functools.partial(_cancelled, d), 0.5)
         if not (ok and out == 0):
-            ok, out = budget.attempt(lambda e=d: sp.simplify(e.doit()), 0.5)
+            ok, out = budget.attempt(functools.partial(_simplified, d), 0.5)
         if not (ok and out == 0):
             return "numerically"
     return "proved"
+
+
+def _cancelled(e: Any) -> Any:
+    return sp.cancel(sp.together(e.doit()))
+
+
+def _simplified(e: Any) -> Any:
+    return sp.simplify(e.doit())
 
 
 def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: str, budget: Budget,
@@ -520,7 +531,7 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
     ctx = _Context(spec, model)
     if isinstance(lhs_tree, ast.Call) and isinstance(lhs_tree.func, ast.Name) and lhs_tree.func.id == "diff" \
             and len(lhs_tree.args) == 2 and all(isinstance(a, ast.Name) for a in lhs_tree.args):
-        ctx.target = (lhs_tree.args[0].id, lhs_tree.args[1].id)
+        ctx.target = (cast(ast.Name, lhs_tree.args[0]).id, cast(ast.Name, lhs_tree.args[1]).id)
     points = _Points(spec, first_point, random.Random(4242), entry)
     cache: dict = {}
     seen: set[str] = set()

@@ -287,7 +287,7 @@ class Model:
 
     def _subscript(self, n: str, index: Any, node: ast.Subscript, scope: dict[str, Any], what: str) -> Any:
         if isinstance(index, tuple):  # M[i, j]: one entry of a matrix
-            m = self._name(n, node.value, scope, what)
+            m = self._name(n, cast(ast.Name, node.value), scope, what)  # the grammar: a name indexed
             if not is_matrix(m):
                 raise ExpressionError(f"{n}[{index[0]}, {index[1]}]: {n!r} is not a matrix ({col(node)})")
             i, j = index

@@ -60,7 +60,7 @@ def table(report: CheckReport) -> str:
     """One row per claim: file, claim, verdict (with ``!`` where it disagrees with expect), method, seconds.
     Cells wrap instead of being cut; each refuted or failed claim is followed by an indented block."""
     head = ("file", "claim", "verdict", "method", "seconds")
-    rows: list[tuple[list[str], list[str]]] = []
+    rows: list[tuple[list[list[str]], list[str]]] = []
     for f in report.files:
         for c in f.claims:
             verdict = c.verdict + ("" if c.agrees else " !")
