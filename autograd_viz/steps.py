@@ -163,19 +163,26 @@ def build_steps(text: str, at: dict[str, float], params: set[str] | frozenset[st
     return out, list(inputs.values())
 
 
+def call_function(fn: str, args: list[Any], node: ast.AST, what: str = "") -> Value:
+    """``fn(*args)`` of the expression language on ``Value``s: the input first, then the op's numeric
+    attributes (``leaky_relu(x, 0.1)``); a number as the input becomes a constant leaf."""
+    op = EXPR_FUNCTIONS[fn]
+    where = f"{what}: " if what else ""
+    column = getattr(node, "col_offset", 0) + 1
+    if not 1 <= len(args) <= 1 + len(op.attr_names):
+        allowed = "1" if not op.attr_names else f"1 or {1 + len(op.attr_names)} ({', '.join(op.attr_names)})"
+        raise ExpressionError(f"{where}{fn}() takes {allowed} argument(s), got {len(args)} (column {column})")
+    x, extra = args[0], args[1:]
+    if any(isinstance(e, Node) for e in extra):
+        raise ExpressionError(f"{where}{fn}(): {', '.join(op.attr_names)} must be a number, not an input "
+                              f"(column {column})")
+    x = x if isinstance(x, Value) else Value(float(x), requires_grad=False, role="const")
+    return getattr(x, op.name)(*extra)
+
+
 def _evaluate(step: Step, env: dict[str, Any], what: str) -> Any:
     def call(fn: str, args: list[Any], node: ast.Call) -> Any:
-        op = EXPR_FUNCTIONS[fn]
-        if not 1 <= len(args) <= 1 + len(op.attr_names):
-            allowed = "1" if not op.attr_names else f"1 or {1 + len(op.attr_names)} ({', '.join(op.attr_names)})"
-            raise ExpressionError(f"{what}: {fn}() takes {allowed} argument(s), got {len(args)} "
-                                  f"(column {node.col_offset + 1})")
-        x, extra = args[0], args[1:]
-        if any(isinstance(e, Node) for e in extra):
-            raise ExpressionError(f"{what}: {fn}(): {', '.join(op.attr_names)} must be a number, not an input "
-                                  f"(column {node.col_offset + 1})")
-        x = x if isinstance(x, Value) else Value(float(x), requires_grad=False, role="const")
-        return getattr(x, op.name)(*extra)
+        return call_function(fn, args, node, what)
 
     evaluate = Evaluator(name=lambda n, _node: env[n], call=call, number=float)
     try:

@@ -23,6 +23,7 @@ from autograd_viz.graph import Node
 from autograd_viz.io import check_writable, dumps_json
 from autograd_viz.ops import OPS, SCALAR_OPS
 from autograd_viz.scalar import Value
+from autograd_viz.steps import call_function
 from autograd_viz.viz import NoRendererWarning, draw
 from autograd_viz.viz.renderers import RENDERERS, choose, save
 from autograd_viz.viz.stepper import is_stepper_output, write_outputs
@@ -102,17 +103,7 @@ def build_expression(text: str, at: dict[str, float], params: set[str]) -> tuple
     inputs = {n: Value(at[n], name=n, role="param" if n in params else "input") for n in names}
 
     def call(fn: str, args: list[Any], node: Any) -> Value:
-        op = OPS[fn]
-        if not 1 <= len(args) <= 1 + len(op.attr_names):
-            allowed = "1" if not op.attr_names else f"1 or {1 + len(op.attr_names)} ({', '.join(op.attr_names)})"
-            raise ExpressionError(f"{fn}() takes {allowed} argument(s), got {len(args)} "
-                                  f"(column {node.col_offset + 1})")
-        x, extra = args[0], args[1:]
-        if any(isinstance(e, Node) for e in extra):
-            raise ExpressionError(f"{fn}(): {', '.join(op.attr_names)} must be a number, not an input "
-                                  f"(column {node.col_offset + 1})")
-        x = x if isinstance(x, Value) else Value(float(x), requires_grad=False, role="const")
-        return getattr(x, fn)(*extra)
+        return call_function(fn, args, node)
 
     evaluate = Evaluator(name=lambda n, _node: inputs[n], call=call, number=float)
     try:
