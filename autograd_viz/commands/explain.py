@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from autograd_viz.commands.graph import parse_assignments
+from autograd_viz.commands.options import parse_assignments
 from autograd_viz.explain import FORMATS
 
 

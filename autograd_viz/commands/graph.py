@@ -8,7 +8,6 @@ the one-input ops of the op table that ``Value`` implements (sigmoid, tanh, relu
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import click
 import numpy as np
 
-from autograd_viz.commands.options import SEED
+from autograd_viz.commands.options import SEED, merge_assignments, parse_assignments
 from autograd_viz.errors import ExpressionError
 from autograd_viz.expr import Evaluator, Grammar, names_in, parse
 from autograd_viz.graph import Node
@@ -32,48 +31,8 @@ from autograd_viz.viz.style import KINDS, RANKDIRS
 #: Functions an expression may call: the op table's one-input ops that ``Value`` has a method for.
 FUNCTIONS: frozenset[str] = frozenset(
     name for name in SCALAR_OPS if OPS[name].arity == 1 and callable(getattr(Value, name, None)))
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 MAX_MLP_WEIGHTS = 50_000_000
 MAX_BATCH = 100_000
-
-
-def parse_assignments(text: str) -> dict[str, float]:
-    """``"a=0.5,b=-1"`` -> ``{"a": 0.5, "b": -1.0}``; errors name the item and what is wrong with it."""
-    values: dict[str, float] = {}
-    if not text.strip():
-        return values
-    for k, item in enumerate(text.split(","), start=1):
-        name, sep, raw = item.partition("=")
-        name, raw = name.strip(), raw.strip()
-        where = f"--at item {k} {item.strip()!r}"
-        if not sep or not name or not raw:
-            raise ExpressionError(f"{where}: expected name=value, e.g. --at a=0.5,b=-1")
-        if not _NAME.match(name):
-            raise ExpressionError(f"{where}: {name!r} is not a valid name (letters, digits, _; starts with a letter)")
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ExpressionError(f"{where}: {raw!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ExpressionError(f"{where}: the value must be finite")
-        if name in values:
-            raise ExpressionError(f"{where}: {name!r} is given twice")
-        values[name] = value
-    return values
-
-
-def merge_assignments(groups: tuple[str, ...] | list[str] | str) -> dict[str, float]:
-    """Several ``--at`` lists merged into one (``--at a=1 --at b=2``); a name given twice, in one list or
-    across them, is an error rather than a silent last-one-wins."""
-    if isinstance(groups, str):
-        groups = [groups]
-    merged: dict[str, float] = {}
-    for group in groups:
-        for name, value in parse_assignments(group).items():
-            if name in merged:
-                raise ExpressionError(f"--at gives {name!r} twice ({merged[name]:g} and {value:g}); give it once")
-            merged[name] = value
-    return merged
 
 
 def _output_path(output: str, fmt: str | None) -> str:
