@@ -131,20 +131,7 @@ def build_steps(text: str, at: dict[str, float], params: set[str] | frozenset[st
         steps = steps[: step_names.index(output) + 1]
     steps = _needed(steps)
     names = input_names(steps)
-    missing = [n for n in names if n not in at]
-    if missing:
-        raise ExpressionError(f"no value for {', '.join(map(repr, missing))}: add "
-                              f"--at {','.join(f'{n}=...' for n in missing)}")
-    unused = sorted(set(at) - set(names))
-    if unused:
-        raise ExpressionError(f"--at gives {', '.join(map(repr, unused))}, which the expression does not use")
-    unknown = sorted(set(params) - set(names))
-    if unknown:
-        raise ExpressionError(f"--params names {', '.join(map(repr, unknown))}, which the expression does not use")
-    for n in names:
-        if not math.isfinite(at[n]):
-            raise ExpressionError(f"--at {n}: the value must be finite")
-    inputs = {n: Value(float(at[n]), name=n, role="param" if n in params else "input") for n in names}
+    inputs = make_inputs(names, at, params)
     env: dict[str, Any] = dict(inputs)
     out: Any = None
     for k, step in enumerate(steps, start=1):
@@ -161,6 +148,25 @@ def build_steps(text: str, at: dict[str, float], params: set[str] | frozenset[st
     if not isinstance(out, Value) or not out.requires_grad:
         raise ExpressionError(f"expression {text.strip()[:60]!r} does not depend on any input")
     return out, list(inputs.values())
+
+
+def make_inputs(names: list[str], at: dict[str, float], params: set[str] | frozenset[str]) -> dict[str, Value]:
+    """One ``Value`` leaf per input name, from the ``--at`` values (``--params`` names are parameters); a
+    missing, unused, non-finite or unknown name is a one-line error saying how to fix it."""
+    missing = [n for n in names if n not in at]
+    if missing:
+        raise ExpressionError(f"no value for {', '.join(map(repr, missing))}: add "
+                              f"--at {','.join(f'{n}=...' for n in missing)}")
+    unused = sorted(set(at) - set(names))
+    if unused:
+        raise ExpressionError(f"--at gives {', '.join(map(repr, unused))}, which the expression does not use")
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise ExpressionError(f"--params names {', '.join(map(repr, unknown))}, which the expression does not use")
+    for n in names:
+        if not math.isfinite(at[n]):
+            raise ExpressionError(f"--at {n}: the value must be finite")
+    return {n: Value(float(at[n]), name=n, role="param" if n in params else "input") for n in names}
 
 
 def call_function(fn: str, args: list[Any], node: ast.AST, what: str = "") -> Value:

@@ -22,7 +22,7 @@ from autograd_viz.graph import Node
 from autograd_viz.io import check_writable, dumps_json
 from autograd_viz.ops import OPS, SCALAR_OPS
 from autograd_viz.scalar import Value
-from autograd_viz.steps import call_function
+from autograd_viz.steps import call_function, make_inputs
 from autograd_viz.viz import NoRendererWarning, draw
 from autograd_viz.viz.renderers import RENDERERS, choose, save
 from autograd_viz.viz.stepper import is_stepper_output, write_outputs
@@ -49,22 +49,9 @@ def build_expression(text: str, at: dict[str, float], params: set[str]) -> tuple
     """Parse ``text``, make a ``Value`` per name from ``at`` and evaluate; returns (output, inputs in order)."""
     tree = parse(text, Grammar(functions=FUNCTIONS))
     names = names_in(tree)
-    missing = [n for n in names if n not in at]
-    if missing:
-        raise ExpressionError(f"no value for {', '.join(map(repr, missing))}: add "
-                              f"--at {','.join(f'{n}=...' for n in missing)}")
-    unused = sorted(set(at) - set(names))
-    if unused:
-        raise ExpressionError(f"--at gives {', '.join(map(repr, unused))}, which the expression does not use")
-    unknown = sorted(params - set(names))
-    if unknown:
-        raise ExpressionError(f"--params names {', '.join(map(repr, unknown))}, which the expression does not use")
-    inputs = {n: Value(at[n], name=n, role="param" if n in params else "input") for n in names}
+    inputs = make_inputs(names, at, params)
 
-    def call(fn: str, args: list[Any], node: Any) -> Value:
-        return call_function(fn, args, node)
-
-    evaluate = Evaluator(name=lambda n, _node: inputs[n], call=call, number=float)
+    evaluate = Evaluator(name=lambda n, _node: inputs[n], call=call_function, number=float)
     try:
         out = evaluate(tree)
     except (ZeroDivisionError, OverflowError) as exc:
