@@ -377,19 +377,16 @@ def _derivative_edits(tree: ast.expr, nodes: list[ast.AST], values: set[int], yo
                                 "itself belongs: the derivative is written for the function.", _replaced(
                                     tree, i, lambda m, x=x, r=rest: _product([*r, _expr(x)])))
             continue
-        if x is not None:
+        for rule_x, (own, other, other_text, other_rule) in ((x, _SIGMOID_RULE), (_tanh_rule(n), _TANH_RULE)):
+            x = rule_x
+            if x is None:
+                continue
             yield Candidate("function-for-derivative", f"{you} has {_src(n)} (the derivative) where {x} itself "
                             "belongs: the derivative is written for the function.", _replaced(tree, i, lambda m,
                                                                                                    x=x: _expr(x)))
-            yield Candidate("wrong-rule", f"{you} has {_src(n)}, the sigmoid's derivative rule, where tanh's "
-                            f"1 - {x}**2 belongs.", _replaced(tree, i, lambda m, x=x: _expr(f"(1 - ({x})**2)")))
-        x = _tanh_rule(n)
-        if x is not None:
-            yield Candidate("function-for-derivative", f"{you} has {_src(n)} (the derivative) where {x} itself "
-                            "belongs: the derivative is written for the function.", _replaced(tree, i, lambda m,
-                                                                                                   x=x: _expr(x)))
-            yield Candidate("wrong-rule", f"{you} has {_src(n)}, tanh's derivative rule, where the sigmoid's "
-                            f"{x}*(1 - {x}) belongs.", _replaced(tree, i, lambda m, x=x: _expr(f"({x})*(1 - ({x}))")))
+            yield Candidate("wrong-rule", f"{you} has {_src(n)}, {own} derivative rule, where {other} "
+                            f"{other_text.format(x=x)} belongs.",
+                            _replaced(tree, i, lambda m, x=x, r=other_rule: _expr(r.format(x=x))))
 
 
 def _is_one_minus(n: ast.AST) -> ast.AST | None:
@@ -397,6 +394,11 @@ def _is_one_minus(n: ast.AST) -> ast.AST | None:
             and n.left.value == 1:
         return n.right
     return None
+
+
+#: (whose rule it is, whose rule belongs instead, that rule as the student reads it, as the repaired rhs)
+_SIGMOID_RULE = ("the sigmoid's", "tanh's", "1 - {x}**2", "(1 - ({x})**2)")
+_TANH_RULE = ("tanh's", "the sigmoid's", "{x}*(1 - {x})", "({x})*(1 - ({x}))")
 
 
 def _sigmoid_rule(n: ast.AST) -> str | None:
