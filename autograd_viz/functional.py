@@ -66,6 +66,48 @@ def sqrt(x: Any) -> Any:
     return _node(x, "sqrt").sqrt()
 
 
+def sin(x: Any) -> Any:
+    return _node(x, "sin").sin()
+
+
+def cos(x: Any) -> Any:
+    return _node(x, "cos").cos()
+
+
+def erf(x: Any) -> Any:
+    r"""The error function :math:`\frac{2}{\sqrt\pi}\int_0^x e^{-t^2}\,dt`."""
+    return _node(x, "erf").erf()
+
+
+def Phi(x: Any) -> Any:  # the expression language's name
+    r"""The standard normal CDF :math:`\Phi(x) = (1 + \operatorname{erf}(x/\sqrt2))/2`."""
+    return _node(x, "Phi").Phi()
+
+
+normal_cdf = Phi
+
+
+def softplus(x: Any) -> Any:
+    r""":math:`\log(1 + e^x)`, computed without overflow; its derivative is :math:`\sigma(x)`."""
+    return _node(x, "softplus").softplus()
+
+
+def gelu(x: Any) -> Any:
+    r"""GELU :math:`x\,\Phi(x)` (exact, PyTorch's ``approximate="none"``): two ops of the table, ``Phi`` and ``mul``."""
+    x = _node(x, "gelu")
+    return x * x.Phi()
+
+
+def step(x: Any) -> Any:
+    r"""The indicator :math:`[x > 0]`; derivative 0."""
+    return _node(x, "step").step()
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1; derivative 0."""
+    return _node(x, "sign").sign()
+
+
 def softmax(x: Any, axis: int = -1) -> Tensor:
     r""":math:`p_j = e^{x_j} / \sum_k e^{x_k}` along ``axis`` (max-shifted, so it never overflows)."""
     return _tensor(x, "softmax", "input").softmax(axis)

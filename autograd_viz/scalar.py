@@ -145,6 +145,34 @@ class Value(Node):
     def leaky_relu(self, alpha: float = 0.01) -> Value:
         return _unary(OPS["leaky_relu"], self, {"alpha": _as_float(alpha, "leaky_relu alpha")})
 
+    def sin(self) -> Value:
+        return _unary(OPS["sin"], self)
+
+    def cos(self) -> Value:
+        return _unary(OPS["cos"], self)
+
+    def erf(self) -> Value:
+        """The error function :math:`\\frac{2}{\\sqrt\\pi}\\int_0^x e^{-t^2}dt`."""
+        return _unary(OPS["erf"], self)
+
+    def Phi(self) -> Value:  # the expression language's name (GELU is x·Φ(x))
+        """The standard normal CDF :math:`\\Phi(x) = (1 + \\operatorname{erf}(x/\\sqrt2))/2`."""
+        return _unary(OPS["Phi"], self)
+
+    normal_cdf = Phi
+
+    def softplus(self) -> Value:
+        """:math:`\\log(1 + e^x)`, without overflow; its derivative is :math:`\\sigma(x)`."""
+        return _unary(OPS["softplus"], self)
+
+    def step(self) -> Value:
+        """The indicator :math:`[x > 0]` (0 at 0, as relu's mask); its derivative is 0."""
+        return _unary(OPS["step"], self)
+
+    def sign(self) -> Value:
+        """-1, 0 or 1; its derivative is 0 (at 0 too, as in PyTorch)."""
+        return _unary(OPS["sign"], self)
+
     # --- gradients ----------------------------------------------------------------------------------
     def backward(self, grad: float = 1.0) -> None:
         """Backpropagate from this value with :math:`\\bar{L}` = ``grad`` (1 by default).

@@ -244,6 +244,34 @@ class Tensor(Node):
             raise OperandError(f"leaky_relu: alpha must be a real number, got {type(alpha).__name__} {alpha!r}")
         return apply_unchecked(OPS["leaky_relu"], self, alpha=float(alpha))
 
+    def sin(self) -> Tensor:
+        return apply_unchecked(OPS["sin"], self)
+
+    def cos(self) -> Tensor:
+        return apply_unchecked(OPS["cos"], self)
+
+    def erf(self) -> Tensor:
+        """The error function, elementwise (float64-accurate; NumPy has none: ``autograd_viz.ops.special``)."""
+        return apply_unchecked(OPS["erf"], self)
+
+    def Phi(self) -> Tensor:  # the expression language's name (GELU is x·Φ(x))
+        """The standard normal CDF :math:`\\Phi(x) = (1 + \\operatorname{erf}(x/\\sqrt2))/2`, elementwise."""
+        return apply_unchecked(OPS["Phi"], self)
+
+    normal_cdf = Phi
+
+    def softplus(self) -> Tensor:
+        """:math:`\\log(1 + e^x)` elementwise, without overflow; its derivative is :math:`\\sigma(x)`."""
+        return apply_unchecked(OPS["softplus"], self)
+
+    def step(self) -> Tensor:
+        """The indicator :math:`[x > 0]` elementwise (0 at 0, as relu's mask); its derivative is 0."""
+        return apply_unchecked(OPS["step"], self)
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 elementwise; its derivative is 0 (at 0 too, as in PyTorch)."""
+        return apply_unchecked(OPS["sign"], self)
+
     def softmax(self, axis: int = -1) -> Tensor:
         return apply_unchecked(OPS["softmax"], self, axis=_normalize_axis(axis, self.ndim, "softmax", self.shape))
 

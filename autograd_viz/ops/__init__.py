@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from autograd_viz.ops.base import ArrayMath, OpDef, ScalarMath
 from autograd_viz.ops.elementwise import ELEMENTWISE
-from autograd_viz.ops.extra import EXTRA_OPS
 from autograd_viz.ops.losses import LOSS_OPS
 from autograd_viz.ops.tensor_ops import TENSOR_OPS
 
@@ -20,6 +19,5 @@ SCALAR_OPS: frozenset[str] = frozenset(op.name for op in ELEMENTWISE)
 #: The functions of the expression language (``sigmoid(z)``), by name: the whitelist the parser, the checker and
 #: the worked solutions read, so adding an op with an ``expr_name`` adds it everywhere.
 EXPR_FUNCTIONS: dict[str, OpDef] = {op.expr_name: op for op in OPS.values() if op.expr_name is not None}
-EXPR_FUNCTIONS.update({op.expr_name: op for op in EXTRA_OPS if op.expr_name})  # sin cos erf Phi softplus step sign
 
 __all__ = ["EXPR_FUNCTIONS", "OPS", "SCALAR_OPS", "OpDef", "ScalarMath", "ArrayMath"]

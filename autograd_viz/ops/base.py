@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from autograd_viz.errors import DomainError
+from autograd_viz.ops import special
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,24 @@ class ScalarMath:
     exp = staticmethod(math.exp)
     tanh = staticmethod(math.tanh)
     fabs = staticmethod(abs)
+    sin = staticmethod(math.sin)
+    cos = staticmethod(math.cos)
+    erf = staticmethod(math.erf)
+    erfc = staticmethod(math.erfc)
+
+    @staticmethod
+    def softplus(x: float) -> float:
+        """``log(1 + e^x)`` as ``max(x, 0) + log1p(e^−|x|)``: no overflow (softplus(1000) is 1000)."""
+        return (x if x > 0.0 else 0.0) + math.log1p(math.exp(-abs(x)))
+
+    @staticmethod
+    def step(x: float) -> float:
+        """The indicator ``[x > 0]`` as a float (0 at x = 0, like relu's mask)."""
+        return 1.0 if x > 0.0 else 0.0
+
+    @staticmethod
+    def zeros_like(x: float) -> float:
+        return 0.0
 
     @staticmethod
     def exp_safe(x: float) -> float:
@@ -131,7 +150,7 @@ class ScalarMath:
 
     @staticmethod
     def sign(x: float) -> float:
-        return (x > 0.0) - (x < 0.0)
+        return float((x > 0.0) - (x < 0.0))
 
     @staticmethod
     def where(cond: bool, a: float, b: float) -> float:
@@ -178,6 +197,22 @@ class ArrayMath:
     where = staticmethod(np.where)
     maximum = staticmethod(np.maximum)
     power = staticmethod(np.power)
+    sin = staticmethod(np.sin)
+    cos = staticmethod(np.cos)
+    erf = staticmethod(special.erf)  # NumPy has none; float64-accurate, dtype-preserving (ops/special.py)
+    erfc = staticmethod(special.erfc)
+    zeros_like = staticmethod(np.zeros_like)
+
+    @staticmethod
+    def softplus(x: np.ndarray) -> np.ndarray:
+        """``log(1 + e^x)`` as ``max(x, 0) + log1p(e^−|x|)``: no overflow in float32 or float64."""
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def step(x: np.ndarray) -> np.ndarray:
+        """The indicator ``[x > 0]`` in ``x``'s float dtype (0 at x = 0 and at nan, like relu's mask)."""
+        x = np.asarray(x)
+        return np.asarray(x > 0, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
 
     @staticmethod
     def log_of_base(x: np.ndarray) -> np.ndarray:

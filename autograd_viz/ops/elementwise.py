@@ -8,7 +8,13 @@ written against the backend ``m`` so it runs on floats and on arrays alike. Ever
 
 from __future__ import annotations
 
+import math
+
 from autograd_viz.ops.base import OpDef
+
+SQRT2 = math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def _sympy():
@@ -63,6 +69,22 @@ def _sympy_relu(x):
 def _sympy_leaky_relu(x, alpha):
     sp = _sympy()
     return sp.Piecewise((x, x > 0), (sp.nsimplify(alpha) * x, True))
+
+
+def _sympy_phi(x):
+    sp = _sympy()
+    return (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+
+def _sympy_step(x):
+    sp = _sympy()
+    return sp.Piecewise((1, x > 0), (0, True))  # relu's derivative, the same convention at 0
+
+
+def _phi(m, x):
+    """Φ(x) = (1 + erf(x/√2))/2, computed as erfc(−x/√2)/2 so that the left tail keeps its digits
+    (Φ(−10) = 7.6e−24, where 1 + erf(−7.07) would round to 0)."""
+    return 0.5 * m.erfc(-x / SQRT2)
 
 
 def _sympy_number(value):
@@ -132,6 +154,32 @@ def _relu_backward(m, g, x, out, attrs, saved, needs):
 
 def _leaky_relu_backward(m, g, x, out, attrs, saved, needs):
     return (m.where(x[0] > 0, g, g * attrs["alpha"]),)  # 1 where a > 0, else α
+
+
+def _sin_backward(m, g, x, out, attrs, saved, needs):
+    return (g * m.cos(x[0]),)  # ∂sin a/∂a = cos a
+
+
+def _cos_backward(m, g, x, out, attrs, saved, needs):
+    return (-g * m.sin(x[0]),)  # ∂cos a/∂a = −sin a
+
+
+def _erf_backward(m, g, x, out, attrs, saved, needs):
+    return (g * TWO_OVER_SQRT_PI * m.exp(-x[0] * x[0]),)  # ∂erf a/∂a = (2/√π)·e^(−a²)
+
+
+def _phi_backward(m, g, x, out, attrs, saved, needs):
+    return (g * INV_SQRT_2PI * m.exp(-0.5 * x[0] * x[0]),)  # ∂Φ(a)/∂a = e^(−a²/2)/√(2π), the normal density
+
+
+def _softplus_backward(m, g, x, out, attrs, saved, needs):
+    return (g * m.sigmoid(x[0]),)  # ∂log(1 + e^a)/∂a = e^a/(1 + e^a) = σ(a)
+
+
+def _zero_backward(m, g, x, out, attrs, saved, needs):
+    # step and sign are piecewise constant: 0 away from the jump, and 0 *at* the jump by convention (as relu's
+    # mask [a > 0] is 0 at a = 0, and as PyTorch's sign backward); an exact 0, even for an infinite ḡ.
+    return (m.zeros_like(g),)
 
 
 ELEMENTWISE: tuple[OpDef, ...] = (
@@ -287,5 +335,75 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         attr_names=("alpha",),
         expr_name="leaky_relu", display="leaky_relu({x0}, α={alpha})",
         latex=r"\operatorname{{leaky}}_{{{alpha}}}\left({x0}\right)",
+    ),
+    OpDef(
+        name="sin", symbol="sin", arity=1,
+        forward=lambda m, x: m.sin(x),
+        backward=_sin_backward,
+        sympy=lambda x: _sympy().sin(x),
+        derivatives=("cos({x0})",),
+        derivative_latex=(r"\cos\left({x0}\right)",),
+        expr_name="sin", display="sin({x0})",
+        latex=r"\sin\left({x0}\right)",
+    ),
+    OpDef(
+        name="cos", symbol="cos", arity=1,
+        forward=lambda m, x: m.cos(x),
+        backward=_cos_backward,
+        sympy=lambda x: _sympy().cos(x),
+        derivatives=("−sin({x0})",),
+        derivative_latex=(r"-\sin\left({x0}\right)",),
+        expr_name="cos", display="cos({x0})",
+        latex=r"\cos\left({x0}\right)",
+    ),
+    OpDef(
+        name="erf", symbol="erf", arity=1,
+        forward=lambda m, x: m.erf(x),
+        backward=_erf_backward,
+        sympy=lambda x: _sympy().erf(x),
+        derivatives=("(2/√π)·exp(−{x0}²)",),
+        derivative_latex=(r"\frac{{2}}{{\sqrt{{\pi}}}} e^{{-{x0}^{{2}}}}",),
+        expr_name="erf", display="erf({x0})",
+        latex=r"\operatorname{{erf}}\left({x0}\right)",
+    ),
+    OpDef(
+        name="Phi", symbol="Φ", arity=1,
+        forward=_phi,
+        backward=_phi_backward,
+        sympy=_sympy_phi,
+        derivatives=("exp(−{x0}²/2)/√(2π)",),
+        derivative_latex=(r"\frac{{1}}{{\sqrt{{2\pi}}}} e^{{-{x0}^{{2}}/2}}",),
+        expr_name="Phi", display="Φ({x0})",
+        latex=r"\Phi\left({x0}\right)",
+    ),
+    OpDef(
+        name="softplus", symbol="softplus", arity=1,
+        forward=lambda m, x: m.softplus(x),
+        backward=_softplus_backward,
+        sympy=lambda x: _sympy().log(1 + _sympy().exp(x)),
+        derivatives=("σ({x0})",),
+        derivative_latex=(r"\sigma\left({x0}\right)",),
+        expr_name="softplus", display="softplus({x0})",
+        latex=r"\operatorname{{softplus}}\left({x0}\right)",
+    ),
+    OpDef(
+        name="step", symbol="𝟙", arity=1,
+        forward=lambda m, x: m.step(x),
+        backward=_zero_backward,
+        sympy=_sympy_step,
+        derivatives=("0",),
+        derivative_latex=("0",),
+        expr_name="step", display="𝟙({x0} > 0)",
+        latex=r"\mathbb{{1}}\left({x0} > 0\right)",
+    ),
+    OpDef(
+        name="sign", symbol="sign", arity=1,
+        forward=lambda m, x: m.sign(x),
+        backward=_zero_backward,
+        sympy=lambda x: _sympy().sign(x),
+        derivatives=("0",),
+        derivative_latex=("0",),
+        expr_name="sign", display="sign({x0})",
+        latex=r"\operatorname{{sign}}\left({x0}\right)",
     ),
 )
