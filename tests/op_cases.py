@@ -190,6 +190,13 @@ CASES: dict[str, Callable[[Pick], Case]] = {
     "sigmoid": _unary(F.sigmoid),
     "relu": _unary(F.relu),
     "leaky_relu": _leaky_relu,
+    "sin": _unary(F.sin),
+    "cos": _unary(lambda a: a.cos()),
+    "erf": _unary(F.erf),
+    "Phi": _unary(lambda a: a.Phi()),
+    "softplus": _unary(F.softplus),
+    "step": _unary(lambda a: a.step()),  # |x| >= 0.3: away from the jump, where the derivative is 0
+    "sign": _unary(F.sign),
     "matmul": _matmul,
     "sum": _reduction("sum"),
     "mean": _reduction("mean"),
@@ -225,6 +232,14 @@ SCALAR_STEPS: dict[str, tuple[int, Callable[..., Any]]] = {
     "tanh": (1, lambda a: a.tanh()),
     "sigmoid": (1, lambda a: a.sigmoid()),
     "relu": (1, lambda a: a.relu()),
+    "sin": (1, lambda a: a.sin()),
+    "cos": (1, lambda a: a.cos() * 2),
+    "erf": (1, lambda a: a.erf()),
+    # Phi, softplus and step are not methods of torch tensors: test_torch_parity.TORCH_SCALAR_STEPS has their twins
+    "Phi": (1, lambda a: a.Phi() - a * 0.5),
+    "softplus": (1, lambda a: a.softplus()),
+    "step": (1, lambda a: a + a.step()),  # the step adds no gradient: a's own keeps the path alive
+    "sign": (1, lambda a: a * 0.5 + a.sign()),
 }
 
 #: name -> (arity, fn) on (N, N) Tensors; test_torch_parity pairs each with its PyTorch twin.
@@ -245,6 +260,14 @@ TENSOR_STEPS: dict[str, tuple[int, Callable[..., Any]]] = {
     "sigmoid": (1, F.sigmoid),
     "relu": (1, F.relu),
     "leaky_relu": (1, lambda a: F.leaky_relu(a, 0.1)),
+    "sin": (1, F.sin),
+    "cos": (1, lambda a: F.cos(a) * 2),
+    "erf": (1, F.erf),
+    "Phi": (1, lambda a: F.Phi(a) - a * 0.5),
+    "gelu": (1, F.gelu),
+    "softplus": (1, F.softplus),
+    "step": (1, lambda a: a + F.step(a)),
+    "sign": (1, lambda a: a * 0.5 + F.sign(a)),
     "matmul": (2, lambda a, b: a @ b * 0.5),
     "sum": (1, lambda a: a + a.sum(axis=0, keepdims=True) * 0.1),
     "mean": (1, lambda a: a - a.mean(axis=1, keepdims=True) + a.mean()),

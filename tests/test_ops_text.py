@@ -36,8 +36,9 @@ POSITIVE = {"log": {0}, "sqrt": {0}, "pow": {0}}
 # --- readable text and LaTeX -> SymPy (whitelisted syntax tree, nothing evaluated) ---------------------------
 _FUNCTIONS: dict[str, Callable[[Any], Any]] = {
     "sigmoid": lambda z: 1 / (1 + sp.exp(-z)), "tanh": sp.tanh, "tanh_sq": lambda z: sp.tanh(z) ** 2,
-    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sign": sp.sign, "abs": sp.Abs,
+    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sign": sp.sign, "abs": sp.Abs, "sin": sp.sin, "cos": sp.cos,
 }
+_CONSTANTS = {"pi": sp.pi}
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
            ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a**b}
 _COMPARE = {ast.Gt: sp.Gt, ast.Lt: sp.Lt, ast.GtE: sp.Ge, ast.LtE: sp.Le}
@@ -50,7 +51,7 @@ def _implicit_products(s: str) -> str:
 
 def text_to_python(text: str) -> str:
     """The notation of the readable texts (``σ(z)(1−σ(z))``, ``1−tanh²(x)``, ``[x > 0]``) as Python syntax."""
-    s = text.replace("−", "-").replace("·", "*").replace("×", "*")
+    s = text.replace("−", "-").replace("·", "*").replace("×", "*").replace("π", "pi")
     s = re.sub(r"(\w+)²\(", r"\1_sq(", s)
     s = s.replace("²", "**2")
     s = re.sub(r"√(\w+)", r"sqrt(\1)", s).replace("√(", "sqrt(")
@@ -78,13 +79,15 @@ def latex_to_python(tex: str) -> str:
         denominator, j = _brace_group(s, i)
         s = f"{s[:k]}(({numerator})/({denominator})){s[j:]}"
     for old, new in ((r"\left(", "("), (r"\right)", ")"), (r"\left[", "["), (r"\right]", "]"), (r"\left|", "abs("),
-                     (r"\right|", ")"), (r"\operatorname{sign}", "sign"), (r"\cdot", "*"), (r"\,", " ")):
+                     (r"\right|", ")"), (r"\operatorname{sign}", "sign"), (r"\cdot", "*"), (r"\,", " "),
+                     (r"\sin", "sin"), (r"\cos", "cos"), (r"\pi", "pi")):
         s = s.replace(old, new)
     s = re.sub(r"\\(\w+)\^\{2\}\(", r"\1_sq(", s)
     s = s.replace(r"\sigma", "sigmoid").replace(r"\tanh", "tanh").replace(r"\ln", "log").replace(r"\sqrt", "sqrt")
     s = re.sub(r"(?<![\w\\])e\^", "exp", s)
     assert "\\" not in s, f"untranslated LaTeX command in {tex!r}: {s!r}"
     s = s.replace("^", "**").replace("{", "(").replace("}", ")")
+    s = re.sub(r"\)\s+(?!if\b|else\b)(?=[A-Za-z(])", ")*", s)  # \frac{2}{\sqrt{\pi}} e^{...}: a product
     return _implicit_products(s)
 
 
@@ -99,6 +102,8 @@ def to_sympy(source: str, names: dict[str, Any]) -> Any:
             return sp.nsimplify(node.value)
         if isinstance(node, ast.Name) and node.id in names:
             return names[node.id]
+        if isinstance(node, ast.Name) and node.id in _CONSTANTS:
+            return _CONSTANTS[node.id]
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             return _BINARY[type(node.op)](build(node.left), build(node.right))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
@@ -166,6 +171,9 @@ def test_derivative_latex_matches_sympy_diff(name):
     ("div", ("1/{x1}", "{x0}/{x1}²"), ("\\frac{{1}}{{{x1}}}", "-\\frac{{{x0}}}{{{x1}}}")),
     ("tanh", ("1+tanh²({x0})",), ("1 + \\tanh^{{2}}\\left({x0}\\right)",)),
     ("sigmoid", ("σ({x0})(1+σ({x0}))",), ("\\sigma\\left({x0}\\right)",)),
+    ("cos", ("sin({x0})",), ("\\sin\\left({x0}\\right)",)),
+    ("erf", ("(1/√π)·exp(−{x0}²)",), ("\\frac{{2}}{{\\sqrt{{\\pi}}}} e^{{{x0}^{{2}}}}",)),
+    ("Phi", ("exp(−{x0}²/2)/√π",), ("\\frac{{1}}{{\\sqrt{{\\pi}}}} e^{{-{x0}^{{2}}/2}}",)),
 ])
 def test_a_wrong_derivative_text_is_caught(name, wrong_text, wrong_latex):
     """The check can fail: a sign slip in div's or tanh's text (the issue's examples) is reported."""

@@ -5,6 +5,7 @@ Skipped when torch is absent; it is never a dependency of the package.
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -39,6 +40,15 @@ TORCH_STEPS = {
     "sigmoid": torch.sigmoid,
     "relu": TF.relu,
     "leaky_relu": lambda a: TF.leaky_relu(a, 0.1),
+    "sin": torch.sin,
+    "cos": lambda a: torch.cos(a) * 2,
+    "erf": torch.erf,
+    "Phi": lambda a: torch.special.ndtr(a) - a * 0.5,
+    "gelu": TF.gelu,
+    # threshold=inf: PyTorch's default switches softplus to the identity above 20 (off by up to 2e-9 there)
+    "softplus": lambda a: TF.softplus(a, threshold=math.inf),
+    "step": lambda a: a + (a > 0).to(a.dtype),
+    "sign": lambda a: a * 0.5 + torch.sign(a),
     "matmul": lambda a, b: a @ b * 0.5,
     "sum": lambda a: a + a.sum(0, keepdim=True) * 0.1,
     "mean": lambda a: a - a.mean(1, keepdim=True) + a.mean(),
@@ -48,6 +58,14 @@ TORCH_STEPS = {
     "getitem": lambda a: a[torch.tensor([0, 0, 3, 1])],
     "softmax": lambda a: torch.softmax(a, 0),
     "log_softmax": lambda a: torch.log_softmax(a, 1),
+}
+
+
+#: Twins of the ``op_cases.SCALAR_STEPS`` that call a method 0-d torch tensors lack; the others run as they are.
+TORCH_SCALAR_STEPS = {
+    "Phi": lambda a: torch.special.ndtr(a) - a * 0.5,
+    "softplus": lambda a: TF.softplus(a, threshold=math.inf),
+    "step": lambda a: a + (a > 0).to(a.dtype),
 }
 
 
@@ -108,8 +126,8 @@ def test_random_scalar_graph_matches_torch(seed):
     program = random_program(seed, SCALAR_STEPS, len(leaves), 25)
     fns = {k: fn for k, (_, fn) in SCALAR_STEPS.items()}  # the same code runs on 0-d torch tensors
     ours = run_program(program, [Value(x, name=f"x{i}") for i, x in enumerate(leaves)], fns)
-    theirs = run_program(program, [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in leaves], fns,
-                         _retain)
+    theirs = run_program(program, [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in leaves],
+                         {**fns, **TORCH_SCALAR_STEPS}, _retain)
     ours_loss = sum(a * (0.5 + i % 3) for i, a in enumerate(ours))
     theirs_loss = sum(t * (0.5 + i % 3) for i, t in enumerate(theirs))
     assert ours_loss.data == pytest.approx(theirs_loss.item(), rel=RTOL, abs=ATOL)
@@ -149,3 +167,76 @@ def test_pow_at_a_negative_base_matches_pytorch_nan_pattern():
     finite = ~np.isnan(y.grad)
     np.testing.assert_allclose(y.grad[finite], ty.grad.numpy()[finite], rtol=RTOL, atol=ATOL)
     assert np.isnan(y.grad[:2]).all()
+
+
+# --- the vocabulary of issue 12, op by op: values and gradients on a grid, float64 and float32 ------------------
+#: (our method, the PyTorch function) for each; step is not a torch op: (x > 0) as a float, with no gradient.
+VOCABULARY = {
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "erf": torch.erf,
+    "Phi": torch.special.ndtr,
+    "softplus": TF.softplus,
+    "sign": torch.sign,
+    "step": lambda t: (t > 0).to(t.dtype),
+}
+#: Inputs: both signs, 0 (the jump of step and sign), the tails of erf and Phi, softplus up to its threshold 20.
+GRID = np.array([-20.0, -7.5, -3.0, -1.3, -0.4, -1e-8, 0.0, 1e-8, 0.25, 0.9, 2.2, 4.0, 6.5, 19.5])
+
+
+def test_every_function_of_the_vocabulary_has_a_torch_twin():
+    from autograd_viz.ops.extra import EXTRA_NAMES
+
+    assert set(VOCABULARY) == set(EXTRA_NAMES)
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(np.float64, 1e-12), (np.float32, 2e-6)])
+@pytest.mark.parametrize("name", sorted(VOCABULARY))
+def test_vocabulary_matches_torch(name, dtype, tol):
+    data = GRID.astype(dtype)
+    ours = Tensor(data.copy(), requires_grad=True)
+    theirs = torch.tensor(data.copy(), requires_grad=True)
+    upstream = np.linspace(-1.5, 2.0, GRID.size).astype(dtype)
+    out, tout = getattr(ours, name)(), VOCABULARY[name](theirs)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=tol, atol=tol * 1e-3)
+    out.backward(upstream)
+    if tout.requires_grad:
+        tout.backward(torch.tensor(upstream))
+        expected = theirs.grad.numpy()
+    else:  # (x > 0).float() is not differentiable in PyTorch: the gradient of our step is 0 everywhere
+        expected = np.zeros_like(data)
+    assert ours.grad.dtype == dtype
+    np.testing.assert_allclose(ours.grad, expected, rtol=tol, atol=tol * 1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(VOCABULARY))
+def test_vocabulary_on_values_matches_torch(name):
+    """The scalar engine (Python's math) agrees with PyTorch too, gradient included."""
+    for x in GRID:
+        v = Value(float(x), name="x")
+        out = getattr(v, name)()
+        out.backward()
+        t = torch.tensor(float(x), dtype=torch.float64, requires_grad=True)
+        tout = VOCABULARY[name](t)
+        assert out.data == pytest.approx(tout.item(), rel=1e-12, abs=1e-15), (name, x)
+        grad = torch.autograd.grad(tout, t)[0].item() if tout.requires_grad else 0.0
+        assert v.grad == pytest.approx(grad, rel=1e-12, abs=1e-15), (name, x)
+
+
+def test_phi_left_tail_is_more_accurate_than_one_plus_erf():
+    """Φ(−10) = 7.62e−24 (mpmath); 1 + erf(−10/√2) rounds to 0, which is what torch.special.ndtr returns."""
+    assert Value(-10.0).Phi().data == pytest.approx(7.619853024160525e-24, rel=1e-13)
+    assert Tensor(np.array([-10.0])).Phi().data[0] == pytest.approx(7.619853024160525e-24, rel=1e-13)
+
+
+def test_softplus_beyond_torch_threshold():
+    """Above PyTorch's threshold (20) softplus is the identity there, ours the exact log(1 + e^x): they differ
+    by e^−x, below 2.1e−9, and agree with threshold=inf."""
+    x = np.array([20.5, 30.0, 100.0, 700.0])
+    ours = Tensor(x, requires_grad=True)
+    ours.softplus().sum().backward()
+    t = torch.tensor(x, requires_grad=True)
+    TF.softplus(t, threshold=math.inf).sum().backward()
+    np.testing.assert_allclose(Tensor(x).softplus().data, TF.softplus(torch.tensor(x)).numpy(), rtol=0, atol=2.1e-9)
+    np.testing.assert_allclose(ours.grad, t.grad.numpy(), rtol=1e-15)
