@@ -196,6 +196,10 @@ SAVED_INPUTS: dict[str, dict[str, int]] = {
     "NllLossBackward0": {"_saved_self": 0},
     "GeluBackward0": {"_saved_self": 0},
     "StdBackward0": {"_saved_self": 0},
+    "SinBackward0": {"_saved_self": 0},
+    "CosBackward0": {"_saved_self": 0},
+    "ErfBackward0": {"_saved_self": 0},
+    "SoftplusBackward0": {"_saved_self": 0},
 }
 
 _LEAF = "AccumulateGrad"
@@ -518,6 +522,27 @@ def _unary(method: str, op: str | None = None) -> Mapper:
     return mapper
 
 
+def _softplus(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
+    """``softplus(x, beta, threshold)``: ``softplus`` for beta = 1, ``softplus(beta·x)/beta`` otherwise; refused
+    where some ``beta·x`` passes the threshold (PyTorch returns ``x`` itself there, ours the exact value)."""
+    x = b.operand(fn, 0, "_saved_self")
+    beta, threshold = float(_saved(fn, "_saved_beta")), float(_saved(fn, "_saved_threshold"))
+    if np.any(np.asarray(x.data) * beta > threshold):
+        raise _Unmappable(f"an input above threshold={threshold:g}/beta, where PyTorch's softplus is the identity")
+    if beta == 1.0:
+        return x.softplus(), ("softplus",)
+    return (x * beta).softplus() / beta, ("mul", "softplus", "div")
+
+
+def _gelu(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
+    """Exact GELU ``x·Φ(x)`` (``approximate="none"``) as ``Phi`` then ``mul``."""
+    approximate = _saved(fn, "_saved_approximate")
+    if approximate not in (None, "none"):
+        raise _Unmappable(f"approximate={approximate!r} (only the exact x·Φ(x) has a counterpart)")
+    x = b.operand(fn, 0, "_saved_self")
+    return x * x.Phi(), ("Phi", "mul")
+
+
 def _pow0(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
     p = _saved(fn, "_saved_exponent")
     if isinstance(p, torch.Tensor) or isinstance(p, complex):
@@ -676,6 +701,12 @@ MAPPERS: dict[str, Mapper] = {
     "SigmoidBackward0": _unary("sigmoid"),
     "ReluBackward0": _unary("relu"),
     "LeakyReluBackward0": _leaky,
+    "SinBackward0": _unary("sin"),
+    "CosBackward0": _unary("cos"),
+    "ErfBackward0": _unary("erf"),
+    "SignBackward0": _unary("sign"),
+    "SoftplusBackward0": _softplus,
+    "GeluBackward0": _gelu,
     "MmBackward0": _matmul,
     "MvBackward0": _matmul,
     "DotBackward0": _matmul,
@@ -712,7 +743,8 @@ SCALAR_FUNCTIONS = frozenset({
     "AddBackward0", "SubBackward0", "RsubBackward1", "MulBackward0", "MulBackward1", "DivBackward0", "DivBackward1",
     "ReciprocalBackward0", "NegBackward0", "PowBackward0", "PowBackward1", "PowBackward2", "ExpBackward0",
     "LogBackward0", "SqrtBackward0", "AbsBackward0", "TanhBackward0", "SigmoidBackward0", "ReluBackward0",
-    "LeakyReluBackward0", _LEAF,
+    "LeakyReluBackward0", "SinBackward0", "CosBackward0", "ErfBackward0", "SignBackward0", "SoftplusBackward0",
+    "GeluBackward0", _LEAF,
 })
 
 
