@@ -17,11 +17,14 @@ import numpy as np
 
 from autograd_viz.errors import ExpressionError, LocalTextError
 from autograd_viz.expr import Evaluator, Grammar, names_in, parse
+from autograd_viz.ops import EXPR_FUNCTIONS, ArrayMath
 
-_FUNCS = frozenset({"sigmoid", "tanh", "exp", "log", "sqrt", "sign", "abs", "pos", "where_pos", "relu"})
+#: The op table's one-input functions (sin, cos, erf, Phi, ...): a derivative text may use any of them.
+_OP_FUNCS = {name: op for name, op in EXPR_FUNCTIONS.items() if op.arity == 1 and not op.attr_names and op.sympy}
+_FUNCS = frozenset({"sigmoid", "tanh", "exp", "log", "sqrt", "sign", "abs", "pos", "where_pos", "relu", *_OP_FUNCS})
 GRAMMAR = Grammar(functions=_FUNCS, matmul=True, attributes=frozenset({"T"}))
 _TOKEN = re.compile(r"\s*(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|[A-Za-z_][A-Za-z0-9_]*|\*\*|.)")
-_SIMPLE = {"−": "-", "×": "*", "·": "*", "÷": "/", "σ": "sigmoid", "ḡ": "g", "ᵀ": ".T", "⊙": "*", "^": "**"}
+_SIMPLE = {"−": "-", "×": "*", "·": "*", "÷": "/", "σ": "sigmoid", "ḡ": "g", "ᵀ": ".T", "⊙": "*", "^": "**", "π": "pi"}
 _ARG = r"(\([^()]*\)|[A-Za-z0-9_.]+)"
 
 
@@ -95,6 +98,8 @@ def _sigmoid(x: Any) -> Any:
 
 
 _NUMERIC: dict[str, Callable[..., Any]] = {
+    **{name: (lambda x, op=op: op.forward(ArrayMath, np.asarray(x, dtype=np.float64))) for name, op in
+       _OP_FUNCS.items()},
     "sigmoid": _sigmoid, "tanh": np.tanh, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sign": np.sign,
     "abs": np.abs, "pos": lambda x: (np.asarray(x) > 0).astype(np.float64),
     "where_pos": lambda c, a, b: np.where(np.asarray(c) > 0, a, b), "relu": lambda x: np.maximum(x, 0.0),
@@ -105,6 +110,8 @@ def evaluate(tree: ast.expr, values: Mapping[str, Any]) -> Any:
     """The derivative text's value with each name replaced by ``values[name]`` (floats or float64 arrays)."""
 
     def name(n: str, node: ast.Name) -> Any:
+        if n == "pi" and n not in values:
+            return np.pi
         if n not in values:
             raise LocalTextError(f"the derivative text uses {n!r}, which is not an input of the op")
         return values[n]
@@ -125,6 +132,7 @@ def evaluate_sympy(tree: ast.expr, values: Mapping[str, Any], sigmoid: Callable[
     import sympy as sp
 
     funcs: dict[str, Callable[..., Any]] = {
+        **{name: op.sympy for name, op in _OP_FUNCS.items() if op.sympy is not None},
         "sigmoid": sigmoid or (lambda x: 1 / (1 + sp.exp(-x))), "tanh": sp.tanh, "exp": sp.exp, "log": sp.log,
         "sqrt": sp.sqrt,
         "sign": sp.sign, "abs": sp.Abs, "pos": lambda x: sp.Piecewise((1, x > 0), (0, True)),
@@ -133,6 +141,8 @@ def evaluate_sympy(tree: ast.expr, values: Mapping[str, Any], sigmoid: Callable[
     }
 
     def name(n: str, node: ast.Name) -> Any:
+        if n == "pi" and n not in values:
+            return sp.pi
         if n not in values:
             raise LocalTextError(f"the derivative text uses {n!r}, which is not an input of the op")
         return values[n]
@@ -160,7 +170,7 @@ def _tex(node: ast.AST, names: Mapping[str, str], parent: int) -> str:
     if isinstance(node, ast.Constant):
         return format_number(float(node.value))  # type: ignore[arg-type]  # the grammar admits numbers only
     if isinstance(node, ast.Name):
-        text = names.get(node.id, node.id)
+        text = names.get(node.id, "\\pi" if node.id == "pi" else node.id)
         return _paren(text) if text.startswith("-") and parent >= 2 else text
     if isinstance(node, ast.UnaryOp):
         out = f"-{_tex(node.operand, names, 3)}"
@@ -184,6 +194,8 @@ def _tex(node: ast.AST, names: Mapping[str, str], parent: int) -> str:
             return f"\\left[{args[0]} > 0\\right]"
         if fn == "where_pos":
             return f"\\left({args[1]}\\ \\mathrm{{if}}\\ {args[0]} > 0\\ \\mathrm{{else}}\\ {args[2]}\\right)"
+        if fn in _OP_FUNCS and len(args) == 1:
+            return _OP_FUNCS[fn].latex_text(args)
         return f"\\operatorname{{{fn}}}\\left({', '.join(args)}\\right)"
     if isinstance(node, ast.BinOp):
         prec = _PREC[type(node.op)]
