@@ -224,7 +224,8 @@ def _sympy_local(op_name: str, i: int, arity: int, attrs_key: tuple) -> Any:
     syms = sp.symbols(f"s0:{arity}", real=True)
     assert op.sympy is not None  # callers check
     expr = op.sympy(*syms, **dict(attrs_key))
-    return sp.lambdify(syms, sp.diff(expr, syms[i]), modules="numpy")
+    # sign's derivative is 2·DiracDelta(x): 0 away from 0, and 0 at 0 by the op table's convention (as PyTorch's)
+    return sp.lambdify(syms, sp.diff(expr, syms[i]), modules=[{"DiracDelta": np.zeros_like}, "numpy"])
 
 
 def _attrs_key(attrs: dict | None) -> tuple:
