@@ -1,4 +1,5 @@
-"""The op table's extra functions (ops/extra.py: sin cos erf Phi softplus step sign), checked three ways:
+"""The functions of issue 12 (sin cos erf Phi softplus step sign, ops of the table; ops/extra.py keeps their old
+names), checked through those names:
 the numeric forward against SymPy, the VJP against SymPy's derivative and against central finite differences,
 on floats (Value) and arrays (Tensor, float64 and float32)."""
 
