@@ -109,3 +109,16 @@ def test_explain_command_on_gelu():
     assert "\\Phi\\left(x\\right)" in result.output and "\\sqrt{2 \\cdot \\pi}" in result.output
     assert f"{phi(0.5) + 0.5 * dphi(0.5):.6g}" in result.output
     assert "Checked: equals sympy.diff" in result.output
+
+
+def test_the_op_table_says_which_derivatives_are_never_zero():
+    """Drawings tell a saturated unit (an adjoint that underflowed to 0) from an exact 0 by the op table's
+    ``nonzero_derivative``: Φ(−40)'s derivative e^(−800)/√(2π) underflows; step's is exactly 0."""
+    from autograd_viz.viz.style import SMOOTH_OPS
+
+    assert SMOOTH_OPS == {"sigmoid", "tanh", "exp", "log", "sqrt", "softmax", "log_softmax",  # before issue 12
+                          "sin", "erf", "Phi", "softplus"}  # cos'(0) = −sin 0 = 0 and step' = sign' = 0: not these
+    for name, via in (("Phi", "vanishing"), ("step", "exactly zero")):
+        root, _ = build_steps(f"y = {name}(x)*w", {"x": -40.0, "w": 2.0})
+        x_box = next(line for line in draw(root, kind="backward").source.splitlines() if "<O>x</O>" in line)
+        assert via in x_box and ({"vanishing", "exactly zero"} - {via}).pop() not in x_box, x_box

@@ -54,6 +54,9 @@ class OpDef:
     latex: str = ""
     #: ``derivatives`` in LaTeX, one per input, same placeholders: ``1 - \\tanh^{{2}}\\left({x0}\\right)``.
     derivative_latex: tuple[str, ...] = ()
+    #: The local derivative is never exactly 0 in exact arithmetic (σ, tanh, exp, erf, ...): an adjoint that is
+    #: exactly 0 through this op is a float underflow of a saturated unit, which drawings call vanishing.
+    nonzero_derivative: bool = False
 
     def local_derivative(self, i: int, labels: list[str], out: str = "out", attrs: dict | None = None) -> str:
         """The readable derivative of the output w.r.t. input ``i``, with the inputs named ``labels``."""

@@ -264,6 +264,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivative_latex=(r"e^{{{x0}}}",),
         expr_name="exp", display="exp({x0})",
         latex=r"e^{{{x0}}}",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="log", symbol="log", arity=1,
@@ -274,6 +275,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivative_latex=(r"\frac{{1}}{{{x0}}}",),
         expr_name="log", display="log({x0})",
         latex=r"\ln\left({x0}\right)",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="sqrt", symbol="√", arity=1,
@@ -284,6 +286,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivative_latex=(r"\frac{{1}}{{2\sqrt{{{x0}}}}}",),
         expr_name="sqrt", display="√({x0})",
         latex=r"\sqrt{{{x0}}}",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="abs", symbol="|·|", arity=1,
@@ -304,6 +307,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivative_latex=(r"1 - \tanh^{{2}}\left({x0}\right)",),
         expr_name="tanh", display="tanh({x0})",
         latex=r"\tanh\left({x0}\right)",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="sigmoid", symbol="σ", arity=1,
@@ -314,6 +318,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivative_latex=(r"\sigma\left({x0}\right)\left(1 - \sigma\left({x0}\right)\right)",),
         expr_name="sigmoid", display="σ({x0})",
         latex=r"\sigma\left({x0}\right)",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="relu", symbol="relu", arity=1,
@@ -345,6 +350,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivative_latex=(r"\cos\left({x0}\right)",),
         expr_name="sin", display="sin({x0})",
         latex=r"\sin\left({x0}\right)",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="cos", symbol="cos", arity=1,
@@ -365,6 +371,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivative_latex=(r"\frac{{2}}{{\sqrt{{\pi}}}} e^{{-{x0}^{{2}}}}",),
         expr_name="erf", display="erf({x0})",
         latex=r"\operatorname{{erf}}\left({x0}\right)",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="Phi", symbol="Φ", arity=1,
@@ -375,6 +382,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivative_latex=(r"\frac{{1}}{{\sqrt{{2\pi}}}} e^{{-{x0}^{{2}}/2}}",),
         expr_name="Phi", display="Φ({x0})",
         latex=r"\Phi\left({x0}\right)",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="softplus", symbol="softplus", arity=1,
@@ -385,6 +393,7 @@ ELEMENTWISE: tuple[OpDef, ...] = (
         derivative_latex=(r"\sigma\left({x0}\right)",),
         expr_name="softplus", display="softplus({x0})",
         latex=r"\operatorname{{softplus}}\left({x0}\right)",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="step", symbol="𝟙", arity=1,

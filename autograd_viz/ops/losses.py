@@ -117,6 +117,7 @@ LOSS_OPS: tuple[OpDef, ...] = (
         attr_names=("axis",),
         display="softmax({x0}, axis={axis})",
         latex=r"\operatorname{{softmax}}\left({x0}\right)",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="log_softmax", symbol="log_softmax", arity=1, elementwise=False, saves=True,
@@ -128,6 +129,7 @@ LOSS_OPS: tuple[OpDef, ...] = (
         attr_names=("axis",),
         display="log_softmax({x0}, axis={axis})",
         latex=r"\log\operatorname{{softmax}}\left({x0}\right)",
+        nonzero_derivative=True,
     ),
     OpDef(
         name="cross_entropy", symbol="CE", arity=1, elementwise=False, saves=True,

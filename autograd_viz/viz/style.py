@@ -16,6 +16,7 @@ import numpy as np
 
 from autograd_viz.errors import DrawError
 from autograd_viz.graph import Node
+from autograd_viz.ops import OPS
 
 KINDS = ("forward", "backward", "both")
 RANKDIRS = ("LR", "RL", "TB", "BT")
@@ -152,8 +153,9 @@ def magnitude(data: Any) -> float:
 
 
 #: ops whose local derivative is never 0 in exact arithmetic: an adjoint that is exactly 0 through one of them is
-#: a float underflow of a saturated unit (sigmoid(60): 1 - σ rounds to 0), i.e. a vanishing gradient
-SMOOTH_OPS = frozenset({"sigmoid", "tanh", "exp", "log", "sqrt", "softmax", "log_softmax"})
+#: a float underflow of a saturated unit (sigmoid(60): 1 - σ rounds to 0), i.e. a vanishing gradient (the op
+#: table says which: ``OpDef.nonzero_derivative``)
+SMOOTH_OPS = frozenset(name for name, op in OPS.items() if op.nonzero_derivative)
 
 
 _ZERO_CACHE: list[tuple[Node, Mapping[int, Any], set[int]]] = []
