@@ -9,10 +9,11 @@ import json
 import math
 import re
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from autograd_viz import draw
+from autograd_viz import Tensor, Value, draw
 from autograd_viz.cli import main
 from autograd_viz.explain import explain
 from autograd_viz.ops import EXPR_FUNCTIONS, OPS, SCALAR_OPS
@@ -122,3 +123,35 @@ def test_the_op_table_says_which_derivatives_are_never_zero():
         root, _ = build_steps(f"y = {name}(x)*w", {"x": -40.0, "w": 2.0})
         x_box = next(line for line in draw(root, kind="backward").source.splitlines() if "<O>x</O>" in line)
         assert via in x_box and ({"vanishing", "exactly zero"} - {via}).pop() not in x_box, x_box
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_never_overflows(dtype):
+    x = np.array([1000.0, -1000.0, 1e4, -1e4, 88.0, 89.0, 0.0], dtype=dtype)  # e^89 overflows float32
+    t = Tensor(x, requires_grad=True)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out = t.softplus()
+        out.sum().backward()
+    assert out.dtype == dtype and t.grad.dtype == dtype
+    np.testing.assert_allclose(out.data, [1000, 0, 1e4, 0, 88, 89, math.log(2)], rtol=1e-7 if dtype == np.float32
+                               else 1e-15)
+    np.testing.assert_allclose(t.grad, [1, 0, 1, 0, 1, 1, 0.5], rtol=1e-7)
+    assert Value(1000.0).softplus().data == 1000.0 and Value(-1000.0).softplus().data == 0.0
+
+
+def test_tensor_graph_with_every_new_function_is_explained_unrolled_too():
+    """A tensor graph: explain (tensor rules) and explain --unroll (one Value per element) agree with the closed
+    form; the engine's backward agrees with both."""
+    xs = np.array([0.3, -1.2])
+    x = Tensor(xs, requires_grad=True, name="x")
+    y = (x * x.Phi() + x.sin().erf() + x.softplus() * x.sign() + x.cos() * x.step()).sum()
+    f = {k: v[0] for k, v in CLOSED_FORMS.items()}
+    d = {k: v[1] for k, v in CLOSED_FORMS.items()}
+    want = [f["Phi"](v) + v * d["Phi"](v) + d["erf"](math.sin(v)) * math.cos(v) + d["softplus"](v) * f["sign"](v)
+            - math.sin(v) * f["step"](v) for v in xs]
+    for unroll in (False, True):
+        out = explain(y, format="json", unroll=unroll)
+        np.testing.assert_allclose(out["gradients"]["x"]["value"], want, rtol=1e-13)
+    x.zero_grad()
+    y.backward()
+    np.testing.assert_allclose(x.grad, want, rtol=1e-13)
