@@ -196,6 +196,8 @@ MORE = {
     "softplus beta=2: mul, softplus, div": ("SoftplusBackward0",
                                             lambda a, b, p, w: (TF.softplus(a, beta=2.0) * b).sum()),
     "gelu of an intermediate": ("GeluBackward0", lambda a, b, p, w: TF.gelu(a * b).sum()),
+    # PyTorch's Φ is the composite 0.5·(1 + erf(x·0.7071)): mul, erf, add (AddBackward1), mul
+    "special.ndtr": ("AddBackward1", lambda a, b, p, w: (torch.special.ndtr(a) * b).sum()),
 }
 
 
@@ -487,3 +489,22 @@ def test_softplus_past_its_threshold_and_tanh_gelu_are_drawn_as_unknown(build, w
     assert why in graph.unknown[0].note
     graph.root.backward()  # PyTorch's own VJP: a's gradient is still right
     np.testing.assert_allclose(graph.named["a"].grad, graph.torch_grads["a"], rtol=1e-12)
+
+
+def test_special_ndtr_is_drawn_with_our_ops_when_its_value_is_known():
+    """ndtr's inner 1 + erf is solved from ndtr's value (its ·0.5 undone exactly); with ndtr(x).sum() PyTorch keeps
+    that value nowhere, so it is drawn as unknown unless the forward pass was recorded."""
+    x = torch.tensor(np.array([[0.5, -1.2], [2.0, 0.3]]), requires_grad=True)
+    graph = trace_torch(torch.special.ndtr(x).sum(), {"x": x})
+    assert [f.name for f in graph.unknown] == ["AddBackward1"]
+    with record_values() as values:
+        loss = torch.special.ndtr(x).sum()
+    graph = trace_torch(loss, {"x": x}, values=values)
+    assert not graph.unknown, graph.report()
+    assert [f.ops for f in graph.functions if f.name != "AccumulateGrad"] == [("mul",), ("erf",), ("add",),
+                                                                              ("mul",), ("sum",)]
+    add = next(f.node for f in graph.functions if f.name == "AddBackward1")
+    assert add.parents[1].data == 1.0  # the constant solved is PyTorch's 1, exactly
+    assert "</B> = v₂ + 1<BR/>" in draw(graph.root).source
+    graph.root.backward()
+    np.testing.assert_allclose(graph.named["x"].grad, graph.torch_grads["x"], rtol=1e-13)

@@ -522,6 +522,17 @@ def _unary(method: str, op: str | None = None) -> Mapper:
     return mapper
 
 
+def _add_number(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
+    """``x + c`` for a number ``c`` (``AddBackward1``: inside composites, ``special.ndtr`` is
+    ``0.5·(1 + erf(x/√2))``): ``c`` is solved from the output, known when the composite's result is (its ``·0.5``
+    undone exactly by :func:`_observed_values`) or recorded."""
+    _alpha_one(fn)
+    x = b.operand(fn, 0)
+    out = b.out_value(fn)
+    c = b.reconstructed(np.asarray(out - x.data), lambda c: x.data + c, out)
+    return x + c, ("add",)
+
+
 def _softplus(b: _Builder, fn: Any) -> tuple[Node, tuple[str, ...]]:
     """``softplus(x, beta, threshold)``: ``softplus`` for beta = 1, ``softplus(beta·x)/beta`` otherwise; refused
     where some ``beta·x`` passes the threshold (PyTorch returns ``x`` itself there, ours the exact value)."""
@@ -707,6 +718,7 @@ MAPPERS: dict[str, Mapper] = {
     "SignBackward0": _unary("sign"),
     "SoftplusBackward0": _softplus,
     "GeluBackward0": _gelu,
+    "AddBackward1": _add_number,
     "MmBackward0": _matmul,
     "MvBackward0": _matmul,
     "DotBackward0": _matmul,
@@ -744,7 +756,7 @@ SCALAR_FUNCTIONS = frozenset({
     "ReciprocalBackward0", "NegBackward0", "PowBackward0", "PowBackward1", "PowBackward2", "ExpBackward0",
     "LogBackward0", "SqrtBackward0", "AbsBackward0", "TanhBackward0", "SigmoidBackward0", "ReluBackward0",
     "LeakyReluBackward0", "SinBackward0", "CosBackward0", "ErfBackward0", "SignBackward0", "SoftplusBackward0",
-    "GeluBackward0", _LEAF,
+    "GeluBackward0", "AddBackward1", _LEAF,
 })
 
 
@@ -769,6 +781,17 @@ def _observed_values(root: Any, fns: list[Any], recorded: Mapping[Any, np.ndarra
             t = _saved(fn, attr)
             if producer is not None and isinstance(t, torch.Tensor) and _fn_name(producer) != _LEAF:
                 seen.setdefault(_key(producer, nr), _numpy(t))
+    for fn in reversed(fns):  # consumers first, so a chain is solved from its known end
+        if _fn_name(fn) != "MulBackward1" or fn not in seen:
+            continue
+        producer, nr = fn.next_functions[0]
+        factor = _saved(fn, "_saved_other")
+        if producer is None or _fn_name(producer) == _LEAF or _key(producer, nr) in seen or isinstance(
+                factor, torch.Tensor | complex) or factor is None:
+            continue
+        k = float(factor)
+        if k != 0.0 and math.isfinite(k) and math.frexp(k)[0] == 0.5:  # x·2^n: out / 2^n is x exactly
+            seen[_key(producer, nr)] = seen[fn] / np.asarray(k, dtype=seen[fn].dtype)
     return seen
 
 
