@@ -155,3 +155,11 @@ def test_tensor_graph_with_every_new_function_is_explained_unrolled_too():
     x.zero_grad()
     y.backward()
     np.testing.assert_allclose(x.grad, want, rtol=1e-13)
+
+
+def test_normal_cdf_is_phi_under_its_python_name():
+    import autograd_viz.functional as F
+
+    assert Value(0.3).normal_cdf().op is OPS["Phi"]
+    assert Tensor(np.ones(2), requires_grad=True).normal_cdf().op is OPS["Phi"]
+    assert F.normal_cdf(Value(0.3)).data == F.Phi(Value(0.3)).data == CLOSED_FORMS["Phi"][0](0.3)
