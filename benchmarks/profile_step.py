@@ -22,12 +22,11 @@ SIZES = [784, 128, 64, 10]
 
 def _setup(batch: int, compile: bool, data_dir: str | None):
     from autograd_viz import nn, optim
-    from autograd_viz.commands.train import load_dataset, preprocess
+    from autograd_viz.commands.train import load_dataset
     from autograd_viz.train import Trainer
 
     ds = load_dataset("fashion-mnist", data_dir, quiet=True)
-    x = preprocess(ds.train_images, "float32", False)
-    y = np.asarray(ds.train_labels, dtype=np.intp)
+    x, y, _, _ = ds.arrays(np.float32)
     model = nn.mlp(SIZES, activation="relu", init="he", seed=0)
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), batch_size=batch, seed=0, quiet=True,
                       threads=None, compile=compile)

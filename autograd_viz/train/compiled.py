@@ -48,6 +48,7 @@ class _Plan:
         self.yb: np.ndarray
         self.logits: np.ndarray
         self.dlogits: np.ndarray
+        self.flat_y: np.ndarray
 
     def add(self, section: str, text: str, call: Callable[[], Any]) -> None:
         self.calls.append(call)
@@ -196,6 +197,13 @@ class CompiledStep:
         buf: dict[int, np.ndarray] = {}  # node position -> forward value buffer
         names: dict[int, str] = {}
         used = {id(p) for p in self.params}
+        pos = index
+        consumers: dict[int, int] = {}
+        for node in order:
+            if node.op is not None:
+                for p in node.parents:
+                    consumers[pos[id(p)]] = consumers.get(pos[id(p)], 0) + 1
+        inplace: set[int] = set()  # add/sub nodes that write into their first input's buffer
         for i, node in enumerate(order):
             if node.op is None:
                 if id(node) in param_pos:
@@ -214,7 +222,15 @@ class CompiledStep:
                 raise ConfigError(f"compile: no kernel for op {node.op.name!r} (compiled: {', '.join(SUPPORTED_OPS)})")
             else:
                 names[i] = "L" if node is loss else f"t{i}"
-                if node is not loss:
+                first = pos[id(node.parents[0])]
+                if (node.op.name in ("add", "sub") and order[first].op is not None and consumers[first] == 1
+                        and _op_name(order[first]) not in ("tanh", "sigmoid") and order[first] is not out
+                        and order[first].data.shape == node.data.shape):
+                    # e.g. the bias add after a matmul: nothing reads the matmul's value again (its backward
+                    # needs its inputs, the add's backward no value), so the sum overwrites it in place
+                    buf[i] = buf[first]
+                    inplace.add(i)
+                elif node is not loss:
                     buf[i] = np.empty(node.data.shape, node.data.dtype)
         if used:
             raise ConfigError("compile: a parameter is not used by the loss")
@@ -223,22 +239,19 @@ class CompiledStep:
         rows = plan.rows
         plan.yb = np.empty(rows, np.intp)
         plan.logits = buf[index[id(out)]]
-        pos = index
         shape = lambda i: "×".join(map(str, order[i].data.shape)) or "scalar"  # noqa: E731
         # --- forward kernels
         for i, node in enumerate(order):
             if node.op is None or node is loss:
                 continue
             self._forward_kernel(plan, node, i, [pos[id(p)] for p in node.parents], buf, names, shape)
+            if i in inplace:
+                plan.lines[-1] = ("forward", plan.lines[-1][1] + f"  (in place: {names[pos[id(node.parents[0])]]}'s "
+                                                                 "buffer)")
         # --- loss and its gradient
         lpos = pos[id(loss)]
         self._cross_entropy_kernels(plan, loss, buf[pos[id(out)]], names[pos[id(out)]], names[lpos])
         # --- backward: gradient buffers (parameters write into the flat gradient buffer)
-        consumers: dict[int, int] = {}
-        for node in order:
-            if node.op is not None:
-                for p in node.parents:
-                    consumers[pos[id(p)]] = consumers.get(pos[id(p)], 0) + 1
         gbuf: dict[int, np.ndarray] = {}
         for i, node in enumerate(order):
             if not node.requires_grad or node is loss:
@@ -262,7 +275,7 @@ class CompiledStep:
         if consumers[j] == 1:
             return gbuf[j], None, f"d{names[j]}"
         scratch = np.empty_like(gbuf[j])
-        return scratch, partial(np.add, gbuf[j], scratch, out=gbuf[j]), f"d{names[j]} +="
+        return scratch, partial(np.add, gbuf[j], scratch, gbuf[j]), f"d{names[j]} +="
 
     def _forward_kernel(self, plan: _Plan, node: Node, i: int, ps: list[int], buf: dict, names: dict,
                         shape: Callable[[int], str]) -> None:
@@ -274,13 +287,13 @@ class CompiledStep:
         if op == "matmul":
             if a.ndim != 2 or b is None or b.ndim != 2:
                 raise ConfigError("compile: only 2-D matmul compiles")
-            call: Callable[[], Any] = partial(np.matmul, a, b, out=o)
+            call: Callable[[], Any] = partial(np.matmul, a, b, o)
         elif op in ("add", "sub", "mul"):
-            call = partial({"add": np.add, "sub": np.subtract, "mul": np.multiply}[op], a, b, out=o)
+            call = partial({"add": np.add, "sub": np.subtract, "mul": np.multiply}[op], a, b, o)
         elif op == "relu":
             call = partial(np.maximum, a, 0.0, out=o)
         elif op == "tanh":
-            call = partial(np.tanh, a, out=o)
+            call = partial(np.tanh, a, o)
         elif op == "leaky_relu":
             alpha = (node.attrs or {})["alpha"]
             mask = np.empty(a.shape, bool)
@@ -310,48 +323,63 @@ class CompiledStep:
         plan.add("forward", text, call)
 
     def _cross_entropy_kernels(self, plan: _Plan, loss: Node, logits: np.ndarray, lname: str, name: str) -> None:
+        """Softmax cross-entropy with the engine's formulas (log-softmax of the max-shifted logits; the mean of
+        −log p[y]; ḡ = (p − y)/N), each step in as few NumPy calls as give the same bits."""
         rows, classes = logits.shape
         dt = logits.dtype
         smoothing = float((loss.attrs or {})["label_smoothing"])
-        mx = np.empty((rows, 1), dt)
+        logits_t = np.empty((classes, rows), dt)  # the max over a row, as a reduce over contiguous rows
+        mx = np.empty(rows, dt)
+        mx_col = mx.reshape(rows, 1)
         shifted = np.empty_like(logits)
         e = np.empty_like(logits)
         lse = np.empty((rows, 1), dt)
         logp = np.empty_like(logits)
         p = np.empty_like(logits)
         dl = plan.dlogits = np.empty_like(logits)
-        arange = np.arange(rows)
         yb, out = plan.yb, plan.loss
+        flat = plan.flat_y = np.empty(rows, np.intp)  # row · classes + y: where each row's label sits in logp
+        row_start = np.arange(rows) * classes
+        picked = np.empty(rows, dt)
+        onehot = np.zeros_like(logits)
         dense = np.empty_like(logits)
         dense_sum = np.empty((rows, 1), dt)
         scale = np.ones((), dt) / rows  # the engine's seed (ones) / N
+        logp_flat, onehot_flat = logp.reshape(-1), onehot.reshape(-1)
+        one = np.ones((), dt)
 
         def forward() -> None:
-            np.max(logits, axis=1, keepdims=True, out=mx)
-            np.subtract(logits, mx, out=shifted)
-            np.exp(shifted, out=e)
-            np.sum(e, axis=1, keepdims=True, out=lse)
-            np.log(lse, out=lse)
-            np.subtract(shifted, lse, out=logp)
-            losses = -logp[arange, yb]
+            np.copyto(logits_t, logits.T)  # max is exact in any order: the transposed reduce is 2x faster
+            np.maximum.reduce(logits_t, 0, None, mx)
+            np.subtract(logits, mx_col, shifted)
+            np.exp(shifted, e)
+            np.add.reduce(e, 1, None, lse, True)  # the engine's np.sum(axis=1): same order, same bits
+            np.log(lse, lse)
+            np.subtract(shifted, lse, logp)
+            np.add(row_start, yb, flat)
             if smoothing:
+                losses = -logp_flat[flat]
                 losses = (1.0 - smoothing) * losses - (smoothing / classes) * logp.sum(axis=1)
-            out[0] = np.asarray(losses.sum() / rows, dtype=dt)
-            np.exp(logp, out=p)
+                out[0] = np.asarray(losses.sum() / rows, dtype=dt)
+            else:  # −Σ log p[y] / N; Σ(−a) is −Σa bit for bit (rounding is symmetric)
+                np.take(logp_flat, flat, 0, picked, "clip")
+                out[0] = -np.add.reduce(picked) / rows
+            np.exp(logp, p)
 
         def backward() -> None:
             if smoothing:
                 dense.fill(0)
-                dense[arange, yb] = 1.0
+                dense.reshape(-1)[flat] = 1.0
                 np.multiply(dense, 1.0 - smoothing, out=dense)
                 np.add(dense, smoothing / classes, out=dense)
                 np.sum(dense, axis=1, keepdims=True, out=dense_sum)
                 np.multiply(p, dense_sum, out=dl)
                 np.subtract(dl, dense, out=dl)
-            else:
-                np.copyto(dl, p)
-                dl[arange, yb] -= 1.0
-            np.multiply(dl, scale, out=dl)
+            else:  # p − onehot(y): the engine's p.copy(); grad[rows, y] −= 1 (p − 0 is p exactly)
+                onehot.fill(0)
+                np.put(onehot_flat, flat, one, "clip")
+                np.subtract(p, onehot, dl)
+            np.multiply(dl, scale, dl)
 
         smooth = f", smoothing {smoothing:g}" if smoothing else ""
         plan.add("loss", f"{name} ← cross_entropy({lname}, y{smooth}): p = softmax({lname}); "
@@ -377,10 +405,10 @@ class CompiledStep:
             x = buf[ps[0]]
             if op == "matmul":
                 if k == 0:
-                    call: Callable[[], Any] = partial(np.matmul, g, buf[ps[1]].T, out=target)
+                    call: Callable[[], Any] = partial(np.matmul, g, buf[ps[1]].T, target)
                     text = f"{tname} ← {gname} @ {names[ps[1]]}ᵀ"
                 else:
-                    call = partial(np.matmul, buf[ps[0]].T, g, out=target)
+                    call = partial(np.matmul, buf[ps[0]].T, g, target)
                     text = f"{tname} ← {names[ps[0]]}ᵀ @ {gname}"
             elif op in ("add", "sub", "mul"):
                 call, text = self._elementwise_grad(op, k, g, gname, other, names.get(ps[1 - k], ""), target, tname)
@@ -429,11 +457,11 @@ class CompiledStep:
         """add/sub/mul contribution to input ``k``, summed over broadcast axes to the input's shape."""
         if op == "mul":
             full = np.empty(g.shape, g.dtype) if target.shape != g.shape else target
-            first: Callable[[], Any] | None = partial(np.multiply, g, other, out=full)
+            first: Callable[[], Any] | None = partial(np.multiply, g, other, full)
             text = f"{tname} ← {gname} ⊙ {oname}"
         elif op == "sub" and k == 1:
             full = np.empty(g.shape, g.dtype) if target.shape != g.shape else target
-            first = partial(np.negative, g, out=full)
+            first = partial(np.negative, g, full)
             text = f"{tname} ← −{gname}"
         else:
             full, first, text = g, None, f"{tname} ← {gname}"
@@ -445,6 +473,8 @@ class CompiledStep:
         stretched = tuple(a for a, size in enumerate(target.shape) if size == 1 and g.shape[a + extra] != 1)
         lead = tuple(range(extra))
         text += f", summed over axes {lead + tuple(a + extra for a in stretched)}"
+        if first is None and lead and not stretched:  # a bias gradient: one reduce call (what np.sum runs)
+            return partial(np.add.reduce, full, lead, None, target), text
 
         def call() -> None:  # the engine's unbroadcast: leading axes first, then the stretched ones
             if first is not None:
@@ -459,33 +489,35 @@ class CompiledStep:
 
     # --- running ------------------------------------------------------------------------------------------
     def _adam(self) -> None:
-        """The engine's Adam update (same operations, same order) over the whole flat buffers at once.
+        """The engine's Adam update (the same float operations in the same order) over the whole flat buffers.
 
-        (Chunks small enough for the L2 cache measured slower: at 109,386 parameters the ~1 µs per NumPy call
-        costs more than the cache saves.)"""
+        The gradient buffer is scratch once the moments have read it (the backward rewrites it every step), so
+        the update touches four arrays, not five. (Chunks small enough for the L2 cache measured slower: at
+        109,386 parameters the ~1 µs per NumPy call costs more than the cache saves; numexpr and a numba loop
+        were measured slower too, see BENCHMARKS.md.)"""
         opt = self.trainer.optimizer
         self.step += 1
         t = self.step
         b1, b2, eps, lr, wd = opt.beta1, opt.beta2, opt.eps, opt.lr, opt.weight_decay
         c = math.sqrt(1.0 - b2**t)
         scale = lr * c / (1.0 - b1**t)
-        one_b1, one_b2, eps_c = 1.0 - b1, 1.0 - b2, eps * c
         p, g, m, v, tmp = self.flat, self.grad, self.m, self.v, self.tmp
+        mul, add = np.multiply, np.add
         if wd:
-            np.multiply(p, wd, out=tmp)
-            g += tmp
-        m *= b1
-        np.multiply(g, one_b1, out=tmp)
-        m += tmp
-        v *= b2
-        np.multiply(g, one_b2, out=tmp)
-        tmp *= g
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += eps_c
-        np.divide(m, tmp, out=tmp)
-        tmp *= scale
-        p -= tmp
+            mul(p, wd, tmp)
+            add(g, tmp, g)
+        mul(v, b2, v)  # v ← β₂v + ((1−β₂)g)g
+        mul(g, 1.0 - b2, tmp)
+        mul(tmp, g, tmp)
+        add(v, tmp, v)
+        mul(m, b1, m)  # m ← β₁m + (1−β₁)g, the product written over g (its last use)
+        mul(g, 1.0 - b1, g)
+        add(m, g, m)
+        np.sqrt(v, g)  # w ← w − scale · m / (√v + ε c), in g's buffer
+        add(g, eps * c, g)
+        np.divide(m, g, g)
+        mul(g, scale, g)
+        np.subtract(p, g, p)
         opt.step_count += 1
         if opt.step_count % FLUSH_EVERY == 0 and self.dtype.itemsize < 8:
             # as the optimizer does: state that decays into subnormal floats makes NumPy 6-9x slower
@@ -497,37 +529,48 @@ class CompiledStep:
 
     def run_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, bar: Any, epoch: int,
                   start_time: float) -> tuple[float, int, int]:
-        """Train one epoch over ``order`` (batches of ``batch_size``); returns (loss sum, correct, seen)."""
+        """Train one epoch over ``order`` (batches of ``batch_size``); returns (loss sum, correct, seen).
+
+        With the default ``to_labels`` (argmax) and no live progress bar, each step writes its predictions
+        into one array and they are compared with the labels once, after the epoch."""
         import time
+
+        from autograd_viz.train.loop import argmax_labels
 
         trainer = self.trainer
         self._sync_in()
         bs, n = self.batch_size, len(order)
         loss_sum, correct, seen = 0.0, 0, 0
         to_labels = trainer.to_labels
-        isfinite = math.isfinite
+        preds = np.empty(n, np.intp) if to_labels is argmax_labels and not bar.live else None
+        isfinite, take, plans, adam = math.isfinite, np.take, self.plans, self._adam
         try:
             for step, start in enumerate(range(0, n, bs), 1):
                 idx = order[start:start + bs]
                 k = len(idx)
-                plan = self.plans.get(k)
+                plan = plans.get(k)
                 if plan is None:
                     plan = self._plan(k, x, y, idx)
-                np.take(x, idx, axis=0, out=plan.xb, mode="clip")  # clip: unbuffered (order is a permutation)
-                np.take(y, idx, out=plan.yb, mode="clip")
+                take(x, idx, 0, plan.xb, "clip")  # clip: unbuffered (order is a permutation)
+                take(y, idx, 0, plan.yb, "clip")
                 for call in plan.calls:
                     call()
                 value = float(plan.loss[0])
                 if not isfinite(value):
                     trainer._diverged(plan.xb.copy(), value, step)
-                self._adam()
+                adam()
                 trainer.global_step += 1
                 loss_sum += value * k
-                correct += int(np.count_nonzero(to_labels(plan.logits) == plan.yb))
                 seen += k
+                if preds is not None:
+                    plan.logits.argmax(1, preds[start:start + k])
+                    continue
+                correct += int(np.count_nonzero(to_labels(plan.logits) == plan.yb))
                 if bar.live:
                     elapsed = time.perf_counter() - start_time
                     bar.update(epoch, step, loss_sum / seen, correct / seen, seen / max(elapsed, 1e-9))
+            if preds is not None:
+                correct = int(np.count_nonzero(preds == y[order]))
         finally:
             self._sync_out()
         return loss_sum, correct, seen
@@ -552,8 +595,10 @@ class CompiledStep:
         opt = self.trainer.optimizer
         wd = f"g += {opt.weight_decay:g}·w; " if opt.weight_decay else ""
         lines.append("update (flat, in place):")
-        lines.append(f"  adam: {wd}m ← {opt.beta1:g}·m + {1 - opt.beta1:g}·g; v ← {opt.beta2:g}·v + "
-                     f"{1 - opt.beta2:g}·g²; w ← w − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε√(1−β₂ᵗ))")
+        lines.append(f"  adam: {wd}v ← {opt.beta2:g}·v + {1 - opt.beta2:g}·g²; m ← {opt.beta1:g}·m + "
+                     f"{1 - opt.beta1:g}·g; w ← w − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε√(1−β₂ᵗ))")
+        lines.append(f"  ({12 + 2 * bool(opt.weight_decay)} NumPy passes over the flat buffers; g's buffer is the "
+                     "scratch once m and v have read it)")
         lines.append(f"  every {FLUSH_EVERY} steps: m, v entries below {FLUSH_BELOW:g} set to 0 (no subnormals)")
         return "\n".join(lines)
 
