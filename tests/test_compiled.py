@@ -204,7 +204,8 @@ def test_the_kernel_list_reads_like_backprop() -> None:
     lines = text.splitlines()
     assert lines[0].startswith("compiled step: batch 64") and "605 parameters" in lines[0]
     for expected in ("x ← gather(X, batch)  64×20", "matmul(x, fc1.weight)  64×16", "relu(", "cross_entropy(",
-                     "(p − onehot(y)) / 64", "dfc1.weight ← xᵀ @ ", "dfc3.bias ← ", "⊙ [", "adam: v ← 0.999·v", "m ← 0.9·m + 0.1·g"):
+                     "(p − onehot(y)) / 64", "dfc1.weight ← xᵀ @ ", "dfc3.bias ← ", "⊙ [", "adam: v ← 0.999·v",
+                     "m ← 0.9·m + 0.1·g", "(in place: t7's buffer)"):
         assert any(expected in line for line in lines), expected
     assert [s for s in ("forward:", "loss:", "backward:", "update (flat, in place):") if s in lines] == \
         ["forward:", "loss:", "backward:", "update (flat, in place):"]
