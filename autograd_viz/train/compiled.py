@@ -350,10 +350,10 @@ class CompiledStep:
 
         def forward() -> None:
             np.copyto(logits_t, logits.T)  # max is exact in any order: the transposed reduce is 2x faster
-            np.maximum.reduce(logits_t, 0, None, mx)
+            np.maximum.reduce(logits_t, 0, out=mx)
             np.subtract(logits, mx_col, shifted)
             np.exp(shifted, e)
-            np.add.reduce(e, 1, None, lse, True)  # the engine's np.sum(axis=1): same order, same bits
+            np.add.reduce(e, 1, out=lse, keepdims=True)  # the engine's np.sum(axis=1): same order, same bits
             np.log(lse, lse)
             np.subtract(shifted, lse, logp)
             np.add(row_start, yb, flat)
