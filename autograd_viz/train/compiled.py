@@ -18,6 +18,7 @@ raises :class:`~autograd_viz.errors.ConfigError` with the reason, and the traine
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -30,6 +31,41 @@ from autograd_viz.optim.optimizers import FLUSH_BELOW, FLUSH_EVERY, Adam
 
 #: op names the compiler has kernels for (forward and backward)
 SUPPORTED_OPS = ("matmul", "add", "sub", "mul", "relu", "leaky_relu", "sigmoid", "tanh", "cross_entropy")
+
+
+def _adam_loop(p: Any, g: Any, m: Any, v: Any, wd: Any, b1: Any, ob1: Any, b2: Any, ob2: Any, eps_c: Any,
+               scale: Any) -> None:  # pragma: no cover - runs compiled by numba (tests/test_compiled.py)
+    """Adam in one pass: per element, the same float operations in the same order as the NumPy passes of
+    :meth:`CompiledStep._adam` (numba compiles it without fast-math, so nothing is fused into an FMA or
+    reordered: the bits are the same)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        if wd:
+            gi = gi + p[i] * wd
+        vi = v[i] * b2 + (gi * ob2) * gi
+        mi = m[i] * b1 + gi * ob1
+        v[i] = vi
+        m[i] = mi
+        p[i] = p[i] - (mi / (np.sqrt(vi) + eps_c)) * scale
+
+
+_FUSED: Any = None  # None: not looked for yet; False: numba is missing or switched off; else the compiled loop
+
+
+def fused_adam() -> Callable[..., None] | None:
+    """The Adam loop compiled by numba (an optional package: ``pip install 'autograd-viz[fast]'``), or None when
+    numba is not installed or ``AUTOGRAD_VIZ_FUSED=0``: the compiled step then runs Adam as 12 NumPy passes."""
+    global _FUSED
+    if _FUSED is None:
+        _FUSED = False
+        if os.environ.get("AUTOGRAD_VIZ_FUSED", "1") != "0":
+            try:
+                import numba
+            except ImportError:
+                pass
+            else:
+                _FUSED = numba.njit(cache=True, nogil=True, error_model="numpy")(_adam_loop)
+    return _FUSED or None
 
 
 def _op_name(node: Node) -> str:
@@ -112,6 +148,7 @@ class CompiledStep:
         self.tmp = np.empty(total, self.dtype)
         self._small = np.empty(total, bool)  # where the flush of subnormal state applies
         self.step = 0
+        self.fused = self._warm_fused()
         self.pviews = self._views(self.flat)
         self.gviews = self._views(self.grad)
         self.mviews, self.vviews = self._views(self.m), self._views(self.v)
@@ -120,6 +157,20 @@ class CompiledStep:
         self.batch_size = trainer.batch_size
         rows = min(self.batch_size, len(x))
         self._plan(rows, x, y)
+
+    def _warm_fused(self) -> Callable[..., None] | None:
+        """The fused Adam loop for this dtype, compiled now (or loaded from numba's cache): like JAX's jit, the
+        compile happens when the step is built, not in the first epoch. None: the NumPy passes."""
+        kernel = fused_adam() if self.dtype in (np.float32, np.float64) else None
+        if kernel is None:
+            return None
+        one = np.zeros(1, self.dtype)
+        c = self.dtype.type(0.5)
+        try:
+            kernel(one, one.copy(), one.copy(), one.copy(), c, c, c, c, c, c, c)
+        except Exception:  # noqa: BLE001 - numba could not compile (or cache) here: the NumPy passes still work
+            return None
+        return kernel
 
     # --- parameters and optimizer state live in flat buffers -------------------------------------------
     def _views(self, buffer: np.ndarray) -> list[np.ndarray]:
@@ -489,12 +540,8 @@ class CompiledStep:
 
     # --- running ------------------------------------------------------------------------------------------
     def _adam(self) -> None:
-        """The engine's Adam update (the same float operations in the same order) over the whole flat buffers.
-
-        The gradient buffer is scratch once the moments have read it (the backward rewrites it every step), so
-        the update touches four arrays, not five. (Chunks small enough for the L2 cache measured slower: at
-        109,386 parameters the ~1 µs per NumPy call costs more than the cache saves; numexpr and a numba loop
-        were measured slower too, see BENCHMARKS.md.)"""
+        """The engine's Adam update (the same float operations in the same order) over the whole flat buffers:
+        one fused pass when numba is installed (:func:`fused_adam`), else 12 NumPy passes."""
         opt = self.trainer.optimizer
         self.step += 1
         t = self.step
@@ -502,6 +549,31 @@ class CompiledStep:
         c = math.sqrt(1.0 - b2**t)
         scale = lr * c / (1.0 - b1**t)
         p, g, m, v, tmp = self.flat, self.grad, self.m, self.v, self.tmp
+        if self.fused is not None and all(type(k) is float for k in (wd, b1, b2, eps, scale)):
+            # one pass; each Python float rounded to the dtype, as NumPy rounds it (a NumPy float64 constant,
+            # say an lr set to np.float64, would make NumPy compute in float64: the passes below do that)
+            f = self.dtype.type
+            self.fused(p, g, m, v, f(wd), f(b1), f(1.0 - b1), f(b2), f(1.0 - b2), f(eps * c), f(scale))
+        else:
+            self._numpy_adam(p, g, m, v, tmp, wd, b1, b2, eps * c, scale)
+        opt.step_count += 1
+        if opt.step_count % FLUSH_EVERY == 0 and self.dtype.itemsize < 8:
+            # as the optimizer does: state that decays into subnormal floats makes NumPy 6-9x slower
+            small = self._small
+            for arr in (m, v):
+                np.abs(arr, out=tmp)
+                np.less(tmp, FLUSH_BELOW, out=small)
+                np.copyto(arr, 0.0, where=small)
+
+    @staticmethod
+    def _numpy_adam(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, tmp: np.ndarray, wd: float,
+                    b1: float, b2: float, eps_c: float, scale: float) -> None:
+        """Adam as 12 NumPy passes (14 with weight decay), the engine's operations in the engine's order.
+
+        The gradient buffer is scratch once the moments have read it (the backward rewrites it every step), so
+        the passes touch four arrays, not five. Chunks small enough for the L2 cache measured slower (at 109,386
+        parameters the ~1 µs per NumPy call costs more than the cache saves), and so did numexpr, whose float32
+        loops are not vectorized here (BENCHMARKS.md)."""
         mul, add = np.multiply, np.add
         if wd:
             mul(p, wd, tmp)
@@ -514,18 +586,10 @@ class CompiledStep:
         mul(g, 1.0 - b1, g)
         add(m, g, m)
         np.sqrt(v, g)  # w ← w − scale · m / (√v + ε c), in g's buffer
-        add(g, eps * c, g)
+        add(g, eps_c, g)
         np.divide(m, g, g)
         mul(g, scale, g)
         np.subtract(p, g, p)
-        opt.step_count += 1
-        if opt.step_count % FLUSH_EVERY == 0 and self.dtype.itemsize < 8:
-            # as the optimizer does: state that decays into subnormal floats makes NumPy 6-9x slower
-            small = self._small
-            for arr in (m, v):
-                np.abs(arr, out=tmp)
-                np.less(tmp, FLUSH_BELOW, out=small)
-                np.copyto(arr, 0.0, where=small)
 
     def run_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, bar: Any, epoch: int,
                   start_time: float) -> tuple[float, int, int]:
@@ -597,8 +661,12 @@ class CompiledStep:
         lines.append("update (flat, in place):")
         lines.append(f"  adam: {wd}v ← {opt.beta2:g}·v + {1 - opt.beta2:g}·g²; m ← {opt.beta1:g}·m + "
                      f"{1 - opt.beta1:g}·g; w ← w − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε√(1−β₂ᵗ))")
-        lines.append(f"  ({12 + 2 * bool(opt.weight_decay)} NumPy passes over the flat buffers; g's buffer is the "
-                     "scratch once m and v have read it)")
+        if self.fused is not None:
+            lines.append("  (one fused pass over the flat buffers: a loop compiled by numba, the same float operations "
+                         "per element as the NumPy passes)")
+        else:
+            lines.append(f"  ({12 + 2 * bool(opt.weight_decay)} NumPy passes over the flat buffers; g's buffer is "
+                         "the scratch once m and v have read it; install numba for one fused pass)")
         lines.append(f"  every {FLUSH_EVERY} steps: m, v entries below {FLUSH_BELOW:g} set to 0 (no subnormals)")
         return "\n".join(lines)
 
