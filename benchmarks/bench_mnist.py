@@ -5,7 +5,8 @@ Workload: MLP 784-128-64-10, ReLU, softmax cross-entropy, Adam lr 1e-3, float32,
 images), one epoch, no DataLoader (arrays indexed directly), same initial weights and batch order for all.
 Each (contender, batch size, repeat) runs in a fresh subprocess with pinned threads, so thread pools and peak
 memory (ru_maxrss) are per contender. Also: the compute floor (6 x weights x samples / measured matmul FLOP/s)
-and, with --accuracy, test accuracy after 10 epochs on Fashion-MNIST and on the MNIST test-set split 8,000/2,000.
+and, with --accuracy, test accuracy after 10 epochs on Fashion-MNIST and on the MNIST test-set split 8,000/2,000
+(our compiled step, PyTorch and JAX-jit from the same initial weights).
 
     python benchmarks/bench_mnist.py --quick          # 10,000 images, 2 processes x 3 epochs each, 1 seed
     python benchmarks/bench_mnist.py --accuracy       # the full figures (several minutes)
@@ -13,6 +14,9 @@ and, with --accuracy, test accuracy after 10 epochs on Fashion-MNIST and on the 
 Needs the data (AUTOGRAD_VIZ_DATA or --data-dir) and threadpoolctl (pip install 'autograd-viz[bench]');
 PyTorch rows appear when torch is installed, JAX rows when jax and optax are (pip install jax jaxlib optax; one
 thread: XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1", set for its worker).
+"autograd_viz-compiled" runs Adam as one numba loop when numba is installed (the bench extra has it; the table's
+last line says which ran); "autograd_viz-compiled-numpy" is the same step with AUTOGRAD_VIZ_FUSED=0: Adam as
+12 NumPy passes, what a machine without numba runs.
 """
 
 from __future__ import annotations
@@ -57,12 +61,19 @@ def run_ours(x, y, xt, yt, batch, epochs, seed, compile=False):
     model, _ = _init_weights(seed)
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), batch_size=batch, seed=seed, quiet=True,
                       threads=None, compile=compile)  # the worker pins threads itself
-    if compile:  # compiling (recording the step twice) is excluded from the timing, as JAX's jit compile is
+    adam = ""
+    if compile:  # compiling (recording the step twice, numba's Adam loop) is excluded from the timing, as JAX's jit
         trainer.compiled_step(x, y)
         if trainer.compiled is None:
             raise SystemExit(trainer.compile_note)
+        if trainer.compiled.fused is not None:
+            import numba
+
+            adam = f"one numba {numba.__version__} loop"
+        else:
+            adam = "12 NumPy passes"
     history = trainer.fit(x, y, epochs)
-    return history.column("seconds"), trainer.evaluate(xt, yt)["accuracy"]
+    return history.column("seconds"), trainer.evaluate(xt, yt)["accuracy"], adam
 
 
 def run_ours_compiled(x, y, xt, yt, batch, epochs, seed):
@@ -240,13 +251,16 @@ def worker(args) -> None:
         if args.worker == "floor":
             result = matmul_floor(args.batch, len(x))
         else:
-            fn = {"autograd_viz": run_ours, "autograd_viz-compiled": run_ours_compiled, "numpy": run_numpy,
+            fn = {"autograd_viz": run_ours, "autograd_viz-compiled": run_ours_compiled,
+                  "autograd_viz-compiled-numpy": run_ours_compiled, "numpy": run_numpy,
                   "jax-jit": run_jax}.get(args.worker)
             if fn is None:
                 times, acc = run_torch(x, y, xt, yt, args.batch, args.epochs, args.seed, args.threads)
             else:
-                times, acc = fn(x, y, xt, yt, args.batch, args.epochs, args.seed)
+                times, acc, *more = fn(x, y, xt, yt, args.batch, args.epochs, args.seed)
             result = {"seconds": times, "test_accuracy": acc}
+            if fn is run_ours_compiled:
+                result["adam"] = more[0]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result.update(peak_rss_mib=rss / 1024, train_rss_mib=(rss - rss_data) / 1024, blas_threads=blas,
                   blas_kernels=kernels)
@@ -262,6 +276,8 @@ def spawn(name: str, batch: int, threads: int, args, epochs: int = 1, dataset: s
         cmd += ["--data-dir", args.data_dir]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads)}
+    if name == "autograd_viz-compiled-numpy":  # the compiled step without numba: Adam as 12 NumPy passes
+        env["AUTOGRAD_VIZ_FUSED"] = "0"
     if name == "jax-jit":  # must be set before jax is imported: XLA's CPU thread pools
         env["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" if threads == 1
                             else env.get("XLA_FLAGS", ""))
@@ -293,7 +309,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 images, 2 processes x 3 epochs, 1 seed")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batches", default="64,256")
-    parser.add_argument("--accuracy", action="store_true", help="also 10-epoch accuracy runs (ours and PyTorch)")
+    parser.add_argument("--accuracy", action="store_true",
+                        help="also 10-epoch accuracy runs (ours compiled, PyTorch, JAX-jit: those installed)")
+    parser.add_argument("--accuracy-only", action="store_true", help="only the accuracy runs (no timing table)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds for the accuracy runs")
     parser.add_argument("--epochs-per-run", type=int, default=1, help="timed epochs per process (all are reported)")
     parser.add_argument("--dataset", default="fashion-mnist")
@@ -315,7 +333,7 @@ def main() -> None:
         args.repeats, args.limit, args.seeds, args.epochs_per_run = 2, args.limit or 10_000, 1, 3
     parser_choice = [c.strip() for c in args.contenders.split(",")] if args.contenders else None
     contenders = [("autograd_viz", 1), ("autograd_viz", 2), ("autograd_viz-compiled", 1),
-                  ("autograd_viz-compiled", 2), ("numpy", 1), ("numpy", 2)]
+                  ("autograd_viz-compiled", 2), ("autograd_viz-compiled-numpy", 1), ("numpy", 1), ("numpy", 2)]
     if _have_torch():
         contenders += [("torch", 1), ("torch", 2)]
     if _have_jax():
@@ -331,7 +349,8 @@ def main() -> None:
     print("| contender | threads | batch | s/epoch min / median / max | vs NumPy (min / median) | vs JAX-jit "
           "(median) | peak RSS MiB (train part) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for batch in [int(b) for b in args.batches.split(",")]:
+    args.accuracy = args.accuracy or args.accuracy_only
+    for batch in [] if args.accuracy_only else [int(b) for b in args.batches.split(",")]:
         floor = spawn("floor", batch, 1, args)
         medians = {}
         # Repeats are interleaved (A B C A B C ...) so a burst of load on a shared machine hits every contender.
@@ -347,7 +366,8 @@ def main() -> None:
             row = {"contender": name, "threads": threads, "batch": batch, "seconds": secs, "median": med,
                    "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
                    "train_rss_mib": max(r["train_rss_mib"] for r in runs), "blas_threads": runs[0]["blas_threads"],
-                   "blas_kernels": runs[0].get("blas_kernels", []), "load_after": os.getloadavg()[0]}
+                   "blas_kernels": runs[0].get("blas_kernels", []), "load_after": os.getloadavg()[0],
+                   "adam": sorted({r["adam"] for r in runs if "adam" in r})}
             results["rows"].append(row)
         jax_median = medians.get(("jax-jit", 1), (None, None))[1]
         for row in [r for r in results["rows"] if r["batch"] == batch]:
@@ -364,12 +384,16 @@ def main() -> None:
         results[f"floor_{batch}"] = floor
     if args.accuracy:
         seeds = range(args.seeds)
-        print(f"\n| test accuracy after 10 epochs (batch 64), mean and range over seeds {list(seeds)} | autograd_viz "
-              "| PyTorch |\n| --- | --- | --- |")
+        # the compiled step gives the normal step's weights bit for bit (tests/test_compiled.py), so it stands
+        # for both; PyTorch and JAX get the same initial weights, their own batch order and summation
+        names = ["autograd_viz-compiled"] + ["torch"] * _have_torch() + ["jax-jit"] * _have_jax()
+        titles = {"autograd_viz-compiled": "autograd_viz (compiled step)", "torch": "PyTorch", "jax-jit": "JAX-jit"}
+        print(f"\n| test accuracy after 10 epochs (batch 64), mean and range over seeds {list(seeds)} | "
+              + " | ".join(titles[n] for n in names) + " |\n|" + " --- |" * (len(names) + 1))
         saved_limit, saved_seed, args.limit = args.limit, args.seed, None
         for dataset in ("fashion-mnist", "mnist-test-split"):
             found = {}
-            for name in ("autograd_viz", "torch") if _have_torch() else ("autograd_viz",):
+            for name in names:
                 accs = []
                 for seed in seeds:
                     args.seed = seed
@@ -378,10 +402,12 @@ def main() -> None:
             results[f"accuracy_{dataset}"] = found
             cells = [f"{100 * statistics.mean(a):.2f}% ({100 * min(a):.2f}-{100 * max(a):.2f})"
                      for a in found.values()]
-            print(f"| {dataset} | " + " | ".join(cells) + (" |" if len(cells) == 2 else " | - |"))
+            print(f"| {dataset} | " + " | ".join(cells) + " |")
         args.limit, args.seed = saved_limit, saved_seed
-    print(f"# NumPy's BLAS (threadpoolctl): {', '.join(results.get('blas_kernels', [])) or 'unknown'}; load average "
-          f"at the end {os.getloadavg()[0]:.2f}")
+    adams = sorted({a for r in results["rows"] for a in r.get("adam", [])})
+    print(f"# NumPy's BLAS (threadpoolctl): {', '.join(results.get('blas_kernels', [])) or 'unknown'}; "
+          + (f"compiled step's Adam: {', '.join(adams)}; " if adams else "")
+          + f"load average at the end {os.getloadavg()[0]:.2f}")
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)
