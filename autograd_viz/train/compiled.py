@@ -64,7 +64,10 @@ def fused_adam() -> Callable[..., None] | None:
             except ImportError:
                 pass
             else:
-                _FUSED = numba.njit(cache=True, nogil=True, error_model="numpy")(_adam_loop)
+                try:  # cached next to this module, or in numba's per-user folder
+                    _FUSED = numba.njit(cache=True, nogil=True, error_model="numpy")(_adam_loop)
+                except RuntimeError:  # no writable place for the cache: compile it in each process
+                    _FUSED = numba.njit(nogil=True, error_model="numpy")(_adam_loop)
     return _FUSED or None
 
 
