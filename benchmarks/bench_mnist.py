@@ -343,13 +343,14 @@ def main() -> None:
     results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                                 f"NumPy {np.__version__}", "load_average": os.getloadavg(), "rows": []}
     n = args.limit or 60_000
-    print(f"# MNIST training benchmark: 784-128-64-10 ReLU, Adam 1e-3, float32, {args.dataset}, {n:,} images/epoch, "
-          f"{args.repeats} process(es) x {args.epochs_per_run} epoch(s) per contender; load average "
-          f"{os.getloadavg()[0]:.2f}")
-    print("| contender | threads | batch | s/epoch min / median / max | vs NumPy (min / median) | vs JAX-jit "
-          "(median) | peak RSS MiB (train part) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
     args.accuracy = args.accuracy or args.accuracy_only
+    if not args.accuracy_only:
+        print(f"# MNIST training benchmark: 784-128-64-10 ReLU, Adam 1e-3, float32, {args.dataset}, {n:,} "
+              f"images/epoch, {args.repeats} process(es) x {args.epochs_per_run} epoch(s) per contender; load average "
+              f"{os.getloadavg()[0]:.2f}")
+        print("| contender | threads | batch | s/epoch min / median / max | vs NumPy (min / median) | vs JAX-jit "
+              "(median) | peak RSS MiB (train part) |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
     for batch in [] if args.accuracy_only else [int(b) for b in args.batches.split(",")]:
         floor = spawn("floor", batch, 1, args)
         medians = {}
@@ -388,7 +389,8 @@ def main() -> None:
         # for both; PyTorch and JAX get the same initial weights, their own batch order and summation
         names = ["autograd_viz-compiled"] + ["torch"] * _have_torch() + ["jax-jit"] * _have_jax()
         titles = {"autograd_viz-compiled": "autograd_viz (compiled step)", "torch": "PyTorch", "jax-jit": "JAX-jit"}
-        print(f"\n| test accuracy after 10 epochs (batch 64), mean and range over seeds {list(seeds)} | "
+        print(f"\n# load average {os.getloadavg()[0]:.2f}")
+        print(f"| test accuracy after 10 epochs (batch 64), mean and range over seeds {list(seeds)} | "
               + " | ".join(titles[n] for n in names) + " |\n|" + " --- |" * (len(names) + 1))
         saved_limit, saved_seed, args.limit = args.limit, args.seed, None
         for dataset in ("fashion-mnist", "mnist-test-split"):
@@ -405,7 +407,7 @@ def main() -> None:
             print(f"| {dataset} | " + " | ".join(cells) + " |")
         args.limit, args.seed = saved_limit, saved_seed
     adams = sorted({a for r in results["rows"] for a in r.get("adam", [])})
-    print(f"# NumPy's BLAS (threadpoolctl): {', '.join(results.get('blas_kernels', [])) or 'unknown'}; "
+    print(f"# NumPy's BLAS (threadpoolctl): {', '.join(results.get('blas_kernels', [])) or 'not measured'}; "
           + (f"compiled step's Adam: {', '.join(adams)}; " if adams else "")
           + f"load average at the end {os.getloadavg()[0]:.2f}")
     if args.json_out:
