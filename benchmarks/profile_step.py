@@ -7,6 +7,7 @@ per step. The parts add up to a little more than a step timed whole (the timer c
 
     AUTOGRAD_VIZ_DATA=/work/shared/data python benchmarks/profile_step.py --batches 64,256
     AUTOGRAD_VIZ_FUSED=0 ... (the compiled step's Adam as NumPy passes even when numba is installed)
+    python benchmarks/profile_step.py --adam --steps 2000   # Adam alone: NumPy passes, numba loop, numexpr
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import os
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 
@@ -159,18 +161,87 @@ def table(title: str, parts: list[tuple[str, list[float]]]) -> str:
     return "\n".join(lines)
 
 
+def adam_variants(n: int, repeats: int) -> list[tuple[str, list[float]]]:
+    """Adam over ``n`` float32 parameters, alone, several ways: the compiled step's NumPy passes and numba loop
+    (checked bit for bit against each other), and numexpr's three fused expressions when numexpr is installed."""
+    import math
+
+    from autograd_viz.train.compiled import CompiledStep, fused_adam
+
+    rng = np.random.default_rng(0)
+    f = np.float32
+    p, g = rng.standard_normal(n).astype(f), (rng.standard_normal(n) * 1e-3).astype(f)
+    m, v = (rng.standard_normal(n) * 1e-3).astype(f), (rng.random(n) * 1e-6).astype(f)
+    tmp = np.empty_like(p)
+    b1, b2, eps, lr, t = 0.9, 0.999, 1e-8, 1e-3, 500
+    c = math.sqrt(1.0 - b2**t)
+    scale = lr * c / (1.0 - b1**t)
+    consts = [f(0.0), f(b1), f(1 - b1), f(b2), f(1 - b2), f(eps * c), f(scale)]
+    variants: dict[str, Any] = {
+        "12 NumPy passes (CompiledStep._numpy_adam)":
+            lambda a: CompiledStep._numpy_adam(*a, tmp, 0.0, b1, b2, eps * c, scale)}
+    kernel = fused_adam()
+    if kernel is not None:
+        variants["one numba loop (compiled.fused_adam)"] = lambda a: kernel(*a, *consts)
+    try:
+        import numexpr as ne
+    except ImportError:
+        pass
+    else:
+        ne.set_num_threads(1)
+        sig = [("a", float), ("b", float), ("c", float), ("d", float), ("e", float)]
+        e_m = ne.NumExpr("a*b + c*d", sig[:4])  # m·β₁ + g·(1−β₁): numexpr's 'float' is float32
+        e_v = ne.NumExpr("a*b + (c*d)*c", sig[:4])
+        e_p = ne.NumExpr("a - (b/(sqrt(c)+d))*e", sig)
+        k = [np.array(x, f) for x in consts]
+
+        def numexpr_adam(a: list[np.ndarray]) -> None:
+            pp, gg, mm, vv = a
+            e_v(vv, k[3], gg, k[4], out=vv, ex_uses_vml=False)
+            e_m(mm, k[1], gg, k[2], out=mm, ex_uses_vml=False)
+            e_p(pp, mm, vv, k[5], k[6], out=pp, ex_uses_vml=False)
+        variants[f"numexpr {ne.__version__}, 1 thread: 3 expressions"] = numexpr_adam
+    states = {name: [a.copy() for a in (p, g, m, v)] for name in variants}
+    for name, fn in variants.items():  # one update each from the same state: same bits?
+        fn(states[name])
+    first = next(iter(states.values()))
+    out: list[tuple[str, list[float]]] = []
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):  # interleaved, so load bursts hit every variant
+        for name, fn in variants.items():
+            state = states[name]
+            np.copyto(state[1], g)  # the NumPy passes use g as scratch
+            start = time.perf_counter()
+            fn(state)
+            times[name].append(time.perf_counter() - start)
+    for name in variants:
+        same = all(np.array_equal(states[name][i], first[i]) for i in (0, 2, 3))  # weights, m, v
+        out.append((f"{name}{'' if same else ' (NOT the same bits)'}", times[name]))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", default="64,256")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--adam", action="store_true", help="only Adam over 109,386 parameters, several ways")
     args = parser.parse_args()
     from threadpoolctl import threadpool_info, threadpool_limits
 
     with threadpool_limits(limits=1):
         blas = ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')} ({i['num_threads']} "
                          f"thread)" for i in threadpool_info())
+        if args.adam:
+            n = sum(a * b + b for a, b in zip(SIZES, SIZES[1:], strict=False))
+            print(f"# NumPy {np.__version__}, load average {os.getloadavg()[0]:.2f}: Adam over {n:,} float32 "
+                  f"parameters, {args.steps} updates each, interleaved (µs per update)\n")
+            print("| Adam | µs per update, min | median |\n| --- | ---: | ---: |")
+            for name, values in adam_variants(n, args.steps):
+                print(f"| {name} | {1e6 * min(values):.0f} | {1e6 * statistics.median(values):.0f} |")
+            print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+            return
         print(f"# NumPy {np.__version__}, BLAS {blas}, load average {os.getloadavg()[0]:.2f}, "
               f"{args.steps} steps after {args.warmup} warm-up steps")
         for batch in [int(b) for b in args.batches.split(",")]:
