@@ -212,7 +212,7 @@ def test_a_graph_that_changes_between_batches_is_refused() -> None:
         compile_step(Trainer(model, optim.Adam(model.parameters()), quiet=True), x, y)
 
 
-def test_the_kernel_list_reads_like_backprop() -> None:
+def test_the_kernel_list_reads_like_backprop(adam_path: str) -> None:
     x, y = _data()
     trainer = _trainer(True)
     step = trainer.compiled_step(x, y)
@@ -222,8 +222,18 @@ def test_the_kernel_list_reads_like_backprop() -> None:
     assert lines[0].startswith("compiled step: batch 64") and "605 parameters" in lines[0]
     for expected in ("x ← gather(X, batch)  64×20", "matmul(x, fc1.weight)  64×16", "relu(", "cross_entropy(",
                      "(p − onehot(y)) / 64", "dfc1.weight ← xᵀ @ ", "dfc3.bias ← ", "⊙ [", "adam: v ← 0.999·v",
-                     "m ← 0.9·m + 0.1·g", "(in place: t7's buffer)"):
+                     "m ← 0.9·m + 0.1·g", "t14 ← add(t13, fc3.bias)  64×5  (in place: t13's buffer)"):
         assert any(expected in line for line in lines), expected
+    if adam_path == "fused":  # the bias add runs inside the ReLU's numba loop; the ReLU's gradient is one loop
+        expected = ["t8 ← add(t7, fc1.bias)  64×16  (no kernel: computed inside the ReLU's loop, not stored)",
+                    "t9 ← relu(t7 + fc1.bias)  64×16  (one numba loop)", "dt8 ← dt9 ⊙ [t9 > 0]  (one numba loop)",
+                    "(one fused pass over the flat buffers"]
+    else:
+        expected = ["t8 ← add(t7, fc1.bias)  64×16  (in place: t7's buffer)", "t9 ← relu(t8)  64×16",
+                    "dt8 ← dt9 ⊙ [t8 > 0]", "(12 NumPy passes over the flat buffers"]
+    for line in expected:
+        assert any(line in shown for shown in lines), line
+    assert lines[0].startswith(f"compiled step: batch 64, {18 if adam_path == 'fused' else 20} kernel calls")
     assert [s for s in ("forward:", "loss:", "backward:", "update (flat, in place):") if s in lines] == \
         ["forward:", "loss:", "backward:", "update (flat, in place):"]
     # forward lines come in creation order: layer 1 before layer 3
@@ -338,3 +348,33 @@ def test_without_numba_adam_runs_as_numpy_passes_and_says_so(monkeypatch) -> Non
     if compiled.fused_adam() is not None:
         step = _trainer(True).compiled_step(x, y)
         assert step is not None and step.fused is not None and "one fused pass" in str(step)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_relu_loops_give_numpys_bits_on_edge_values(dtype: type) -> None:
+    """relu(a + bias) and g ⊙ [y > 0] as numba loops against NumPy's add + maximum and g * (y > 0), bit for bit
+    (signed zeros included), with ±0, ±inf, NaN, subnormals and huge values in every role."""
+    pytest.importorskip("numba", reason=NO_NUMBA)
+    kernels = compiled._fused_kernels() if compiled._FUSED is not False else None
+    if kernels is None:
+        pytest.skip("the fused loops are switched off (AUTOGRAD_VIZ_FUSED=0)")
+    info = np.finfo(dtype)
+    edge = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, info.tiny / 4, -info.tiny / 4, info.max,
+                     -info.max, 1e-30, -1e-30], dtype)
+    rng = np.random.default_rng(0)
+    a = rng.choice(edge, size=(40, edge.size)).astype(dtype)
+    a[:edge.size] = np.repeat(edge[:, None], edge.size, axis=1)  # every value against every bias value
+    bias = np.resize(edge, edge.size)[rng.permutation(edge.size)]
+    g = rng.choice(edge, size=a.shape).astype(dtype)
+
+    def same_bits(x: np.ndarray, y: np.ndarray) -> bool:
+        nan = np.isnan(x)
+        return bool(np.array_equal(nan, np.isnan(y)) and np.array_equal(x[~nan].tobytes(), y[~nan].tobytes()))
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.empty_like(a)
+        kernels["bias_relu"](a, bias, out)
+        assert same_bits(out, np.maximum(a + bias, 0.0))
+        grad = np.empty_like(a)
+        kernels["relu_grad"](g, a, grad)
+        assert same_bits(grad, g * (a > 0))

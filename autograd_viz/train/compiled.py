@@ -49,12 +49,31 @@ def _adam_loop(p: Any, g: Any, m: Any, v: Any, wd: Any, b1: Any, ob1: Any, b2: A
         p[i] = p[i] - (mi / (np.sqrt(vi) + eps_c)) * scale
 
 
-_FUSED: Any = None  # None: not looked for yet; False: numba is missing or switched off; else the compiled loop
+def _bias_relu_loop(a: Any, b: Any, out: Any) -> None:  # pragma: no cover - runs compiled by numba
+    """``out = maximum(a + b, 0)`` for a (rows, n) matrix and an (n,) bias, as NumPy's add then maximum give it:
+    a + b rounded once, then +0.0 for anything not above 0 except NaN, which stays."""
+    rows, n = a.shape
+    for r in range(rows):
+        for j in range(n):
+            s = a[r, j] + b[j]
+            out[r, j] = s if s > 0 else (s if s != s else 0.0)
 
 
-def fused_adam() -> Callable[..., None] | None:
-    """The Adam loop compiled by numba (an optional package: ``pip install 'autograd-viz[fast]'``), or None when
-    numba is not installed or ``AUTOGRAD_VIZ_FUSED=0``: the compiled step then runs Adam as 12 NumPy passes."""
+def _relu_grad_loop(g: Any, y: Any, out: Any) -> None:  # pragma: no cover - runs compiled by numba
+    """``out = g ⊙ [y > 0]`` as NumPy's ``g * (y > 0)`` gives it (the bool becomes 1.0 or 0.0, then one product:
+    g·0 keeps g's sign and turns inf and NaN into NaN, as NumPy does)."""
+    rows, n = g.shape
+    for r in range(rows):
+        for j in range(n):
+            out[r, j] = g[r, j] * (1.0 if y[r, j] > 0 else 0.0)
+
+
+_FUSED: Any = None  # None: not looked for yet; False: numba is missing or switched off; else {name: kernel}
+
+
+def _fused_kernels() -> dict[str, Callable[..., None]] | None:
+    """The loops above compiled by numba (an optional package: ``pip install 'autograd-viz[fast]'``), or None when
+    numba is not installed or ``AUTOGRAD_VIZ_FUSED=0``: the compiled step then runs NumPy calls only."""
     global _FUSED
     if _FUSED is None:
         _FUSED = False
@@ -64,11 +83,19 @@ def fused_adam() -> Callable[..., None] | None:
             except ImportError:
                 pass
             else:
+                loops = {"adam": _adam_loop, "bias_relu": _bias_relu_loop, "relu_grad": _relu_grad_loop}
                 try:  # cached next to this module, or in numba's per-user folder
-                    _FUSED = numba.njit(cache=True, nogil=True, error_model="numpy")(_adam_loop)
-                except RuntimeError:  # no writable place for the cache: compile it in each process
-                    _FUSED = numba.njit(nogil=True, error_model="numpy")(_adam_loop)
+                    _FUSED = {k: numba.njit(cache=True, nogil=True, error_model="numpy")(f) for k, f in loops.items()}
+                except RuntimeError:  # no writable place for the cache: compile them in each process
+                    _FUSED = {k: numba.njit(nogil=True, error_model="numpy")(f) for k, f in loops.items()}
     return _FUSED or None
+
+
+def fused_adam() -> Callable[..., None] | None:
+    """The Adam loop compiled by numba, or None without numba (or with ``AUTOGRAD_VIZ_FUSED=0``): the compiled step
+    then runs Adam as 12 NumPy passes."""
+    kernels = _fused_kernels()
+    return kernels["adam"] if kernels else None
 
 
 def _op_name(node: Node) -> str:
@@ -162,18 +189,24 @@ class CompiledStep:
         self._plan(rows, x, y)
 
     def _warm_fused(self) -> Callable[..., None] | None:
-        """The fused Adam loop for this dtype, compiled now (or loaded from numba's cache): like JAX's jit, the
-        compile happens when the step is built, not in the first epoch. None: the NumPy passes."""
-        kernel = fused_adam() if self.dtype in (np.float32, np.float64) else None
-        if kernel is None:
+        """The numba loops for this dtype, compiled now (or loaded from numba's cache): like JAX's jit, the compile
+        happens when the step is built, not in the first epoch. Returns the Adam loop (``self.kernels`` has all),
+        None for NumPy calls only."""
+        self.kernels: dict[str, Callable[..., None]] | None = None
+        kernels = _fused_kernels() if self.dtype in (np.float32, np.float64) else None
+        if kernels is None:
             return None
         one = np.zeros(1, self.dtype)
         c = self.dtype.type(0.5)
+        m = np.zeros((1, 1), self.dtype)
         try:
-            kernel(one, one.copy(), one.copy(), one.copy(), c, c, c, c, c, c, c)
-        except Exception:  # noqa: BLE001 - numba could not compile (or cache) here: the NumPy passes still work
+            kernels["adam"](one, one.copy(), one.copy(), one.copy(), c, c, c, c, c, c, c)
+            kernels["bias_relu"](m, one, m.copy())
+            kernels["relu_grad"](m, m.copy(), m.copy())
+        except Exception:  # noqa: BLE001 - numba could not compile (or cache) here: the NumPy calls still work
             return None
-        return kernel
+        self.kernels = kernels
+        return kernels["adam"]
 
     # --- parameters and optimizer state live in flat buffers -------------------------------------------
     def _views(self, buffer: np.ndarray) -> list[np.ndarray]:
@@ -294,11 +327,23 @@ class CompiledStep:
         plan.yb = np.empty(rows, np.intp)
         plan.logits = buf[index[id(out)]]
         shape = lambda i: "×".join(map(str, order[i].data.shape)) or "scalar"  # noqa: E731
-        # --- forward kernels
+        # --- forward kernels (with numba: a bias add whose only use is a ReLU runs inside the ReLU's loop)
+        fused_relu = self._fusable_relus(order, pos, consumers) if self.kernels else {}
+        fused_adds = set(fused_relu.values())
         for i, node in enumerate(order):
             if node.op is None or node is loss:
                 continue
-            self._forward_kernel(plan, node, i, [pos[id(p)] for p in node.parents], buf, names, shape)
+            args = [pos[id(p)] for p in node.parents]
+            if i in fused_adds:
+                plan.lines.append(("forward", f"{names[i]} ← add({', '.join(names[p] for p in args)})  {shape(i)}  "
+                                              "(no kernel: computed inside the ReLU's loop, not stored)"))
+                continue
+            if i in fused_relu and self.kernels:
+                a, b = (pos[id(p)] for p in order[fused_relu[i]].parents)
+                plan.add("forward", f"{names[i]} ← relu({names[a]} + {names[b]})  {shape(i)}  (one numba loop)",
+                         partial(self.kernels["bias_relu"], buf[a], buf[b], buf[i]))
+                continue
+            self._forward_kernel(plan, node, i, args, buf, names, shape)
             if i in inplace:
                 plan.lines[-1] = ("forward", plan.lines[-1][1] + f"  (in place: {names[pos[id(node.parents[0])]]}'s "
                                                                  "buffer)")
@@ -322,6 +367,24 @@ class CompiledStep:
                 continue
             self._backward_kernels(plan, node, i, [pos[id(p)] for p in node.parents], buf, gbuf, names,
                                    consumers, order)
+
+    def _fusable_relus(self, order: list[Node], pos: dict[int, int], consumers: dict[int, int]) -> dict[int, int]:
+        """ReLU position -> position of the add it reads, for ``relu(a + bias)`` with a (rows, n) matrix, an (n,)
+        bias and nothing else reading the sum: one numba loop computes both."""
+        found = {}
+        for i, node in enumerate(order):
+            if _op_name(node) != "relu":
+                continue
+            j = pos[id(node.parents[0])]
+            add = order[j]
+            if _op_name(add) != "add" or consumers.get(j) != 1:
+                continue
+            a, b = add.parents
+            if (a.data.ndim == 2 and b.data.ndim == 1 and b.data.shape[0] == a.data.shape[1] and a is not b
+                    and add.data.shape == a.data.shape
+                    and {a.data.dtype, b.data.dtype, add.data.dtype, node.data.dtype} == {self.dtype}):
+                found[i] = j
+        return found
 
     def _target(self, plan: _Plan, j: int, gbuf: dict[int, np.ndarray], consumers: dict[int, int],
                 names: dict[int, str]) -> tuple[np.ndarray, Callable[[], None] | None, str]:
@@ -466,6 +529,10 @@ class CompiledStep:
                     text = f"{tname} ← {names[ps[0]]}ᵀ @ {gname}"
             elif op in ("add", "sub", "mul"):
                 call, text = self._elementwise_grad(op, k, g, gname, other, names.get(ps[1 - k], ""), target, tname)
+            elif op == "relu" and self.kernels and g.ndim == 2 and g.shape == x.shape == target.shape:
+                # [y > 0] is [x > 0] for y = max(x, 0) (NaN: both false), and y is stored even when x is not
+                call = partial(self.kernels["relu_grad"], g, buf[i], target)
+                text = f"{tname} ← {gname} ⊙ [{names[i]} > 0]  (one numba loop)"
             elif op == "relu":
                 mask = np.empty(x.shape, bool)
 
