@@ -736,7 +736,7 @@ class CompiledStep:
                          "per element as the NumPy passes)")
         else:
             lines.append(f"  ({12 + 2 * bool(opt.weight_decay)} NumPy passes over the flat buffers; g's buffer is "
-                         "the scratch once m and v have read it; install numba for one fused pass)")
+                         "the scratch once m and v have read it; with numba it is one fused pass)")
         lines.append(f"  every {FLUSH_EVERY} steps: m, v entries below {FLUSH_BELOW:g} set to 0 (no subnormals)")
         logits = next((text.split(" ← ")[0] for sec, text in reversed(plan.lines) if sec == "forward"), "logits")
         lines.append(f"bookkeeping: the loss for the epoch's mean; argmax({logits}) into the epoch's predictions, "
