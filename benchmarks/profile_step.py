@@ -8,6 +8,7 @@ per step. The parts add up to a little more than a step timed whole (the timer c
     AUTOGRAD_VIZ_DATA=/work/shared/data python benchmarks/profile_step.py --batches 64,256
     AUTOGRAD_VIZ_FUSED=0 ... (the compiled step's Adam as NumPy passes even when numba is installed)
     python benchmarks/profile_step.py --adam --steps 2000   # Adam alone: NumPy passes, numba loop, numexpr
+    python benchmarks/profile_step.py --calls --steps 3000  # single calls of the step and their alternatives
 """
 
 from __future__ import annotations
@@ -220,6 +221,69 @@ def adam_variants(n: int, repeats: int) -> list[tuple[str, list[float]]]:
     return out
 
 
+def call_variants(rows: int, repeats: int) -> list[tuple[str, list[float]]]:
+    """Single NumPy calls of the step at ``rows`` samples, and the alternatives measured for them (all give the same
+    bits; the numba rows need numba): what the second round of issue 16 chose from."""
+    from functools import partial
+
+    from autograd_viz.train.compiled import _fused_kernels
+
+    rng = np.random.default_rng(0)
+    f = np.float32
+    a, g = rng.standard_normal((rows, 128), dtype=f), rng.standard_normal((rows, 128), dtype=f)
+    b, o, mask = rng.standard_normal(128, dtype=f), np.empty((rows, 128), f), np.empty((rows, 128), bool)
+    maskf, db = np.empty((rows, 128), f), np.empty(128, f)
+    logits, mx, mx1 = rng.standard_normal((rows, 10), dtype=f), np.empty((rows, 1), f), np.empty(rows, f)
+    logits_t = np.empty((10, rows), f)
+
+    def relu_grad_numpy() -> None:
+        np.greater(a, 0, mask)
+        np.multiply(g, mask, o)
+
+    def relu_grad_float_mask() -> None:
+        np.greater(a, 0, out=maskf)
+        np.multiply(g, maskf, o)
+
+    def relu_grad_where() -> None:
+        o.fill(0)
+        np.copyto(o, g, where=mask)
+
+    def bias_relu_numpy() -> None:
+        np.add(a, b, o)
+        np.maximum(o, 0.0, out=o)
+
+    def row_max_transposed() -> None:
+        np.copyto(logits_t, logits.T)
+        np.maximum.reduce(logits_t, 0, out=mx1)
+
+    variants: dict[str, Any] = {
+        f"bias add {rows}×128, out= keyword": partial(np.add, a, b, out=o),
+        f"bias add {rows}×128, out positional": partial(np.add, a, b, o),
+        f"bias add {rows}×128, in place": partial(np.add, o, b, o),
+        f"bias gradient {rows}×128 → 128, np.sum(axis=0, out=)": partial(np.sum, g, axis=0, out=db),
+        f"bias gradient {rows}×128 → 128, np.add.reduce": partial(np.add.reduce, g, 0, None, db),
+        f"cross-entropy row max {rows}×10, np.max(axis=1)": partial(np.max, logits, axis=1, keepdims=True, out=mx),
+        f"cross-entropy row max {rows}×10, transposed copy + reduce": row_max_transposed,
+        f"ReLU gradient {rows}×128: greater + multiply by the bool mask": relu_grad_numpy,
+        f"ReLU gradient {rows}×128: greater into float32 + multiply": relu_grad_float_mask,
+        f"ReLU gradient {rows}×128: fill + copyto(where=)": relu_grad_where,
+        f"bias add + ReLU {rows}×128: add + maximum": bias_relu_numpy,
+    }
+    kernels = _fused_kernels()
+    if kernels is not None:
+        variants[f"ReLU gradient {rows}×128: one numba loop"] = partial(kernels["relu_grad"], g, a, o)
+        variants[f"bias add + ReLU {rows}×128: one numba loop"] = partial(kernels["bias_relu"], a, b, o)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for fn in variants.values():
+        fn()
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return list(times.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", default="64,256")
@@ -227,12 +291,22 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--adam", action="store_true", help="only Adam over 109,386 parameters, several ways")
+    parser.add_argument("--calls", action="store_true", help="only single calls of the step and their alternatives")
     args = parser.parse_args()
     from threadpoolctl import threadpool_info, threadpool_limits
 
     with threadpool_limits(limits=1):
         blas = ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')} ({i['num_threads']} "
                          f"thread)" for i in threadpool_info())
+        if args.calls:
+            print(f"# NumPy {np.__version__}, load average {os.getloadavg()[0]:.2f}: single calls, {args.steps} "
+                  "times each, interleaved (µs per call)\n")
+            print("| call | µs, min | median |\n| --- | ---: | ---: |")
+            for batch in [int(b) for b in args.batches.split(",")]:
+                for name, values in call_variants(batch, args.steps):
+                    print(f"| {name} | {1e6 * min(values):.1f} | {1e6 * statistics.median(values):.1f} |")
+            print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+            return
         if args.adam:
             n = sum(a * b + b for a, b in zip(SIZES, SIZES[1:], strict=False))
             print(f"# NumPy {np.__version__}, load average {os.getloadavg()[0]:.2f}: Adam over {n:,} float32 "
