@@ -9,6 +9,11 @@ NumPy code for an op name, with the engine's formulas in the engine's order, so 
 numbers (tests/test_compiled.py compares them). ``str(step)`` / :meth:`CompiledStep.explain` prints the kernel
 list: what backprop executes, one line per call.
 
+With numba installed (optional: ``pip install 'autograd-viz[fast]'``; ``AUTOGRAD_VIZ_FUSED=0`` switches it off),
+three kinds of kernels become loops compiled by numba that do per element the same float operations as the NumPy
+calls they replace, so the bits stay the same: Adam (one pass instead of 12), ``relu(a + bias)`` and the ReLU
+gradient. Without numba everything is NumPy, as fast as NumPy calls go.
+
 What compiles: graphs of matmul, add, sub, mul, relu, leaky_relu, sigmoid, tanh ending in the trainer's softmax
 cross-entropy, with Adam (no AMSGrad) and parameters of one float dtype. Anything else (Dropout, BatchNorm,
 a custom loss or penalty, other optimizers, ops outside that list, a graph that changes from batch to batch)
