@@ -5,7 +5,8 @@ Workload: MLP 784-128-64-10, ReLU, softmax cross-entropy, Adam lr 1e-3, float32,
 images), one epoch, no DataLoader (arrays indexed directly), same initial weights and batch order for all.
 Each (contender, batch size, repeat) runs in a fresh subprocess with pinned threads, so thread pools and peak
 memory (ru_maxrss) are per contender. Also: the compute floor (6 x weights x samples / measured matmul FLOP/s)
-and, with --accuracy, test accuracy after 10 epochs on Fashion-MNIST and on the MNIST test-set split 8,000/2,000.
+and, with --accuracy, test accuracy after 10 epochs on Fashion-MNIST and on the MNIST test-set split 8,000/2,000
+(our compiled step, PyTorch and JAX-jit from the same initial weights).
 
     python benchmarks/bench_mnist.py --quick          # 10,000 images, 2 processes x 3 epochs each, 1 seed
     python benchmarks/bench_mnist.py --accuracy       # the full figures (several minutes)
@@ -13,6 +14,9 @@ and, with --accuracy, test accuracy after 10 epochs on Fashion-MNIST and on the 
 Needs the data (AUTOGRAD_VIZ_DATA or --data-dir) and threadpoolctl (pip install 'autograd-viz[bench]');
 PyTorch rows appear when torch is installed, JAX rows when jax and optax are (pip install jax jaxlib optax; one
 thread: XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1", set for its worker).
+"autograd_viz-compiled" runs Adam as one numba loop when numba is installed (the bench extra has it; the table's
+last line says which ran); "autograd_viz-compiled-numpy" is the same step with AUTOGRAD_VIZ_FUSED=0: Adam as
+12 NumPy passes, what a machine without numba runs.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ import time
 import numpy as np
 
 SIZES = [784, 128, 64, 10]
+#: CPU seconds (time.process_time: all threads of the process) of each timed epoch, next to the wall-clock seconds:
+#: on a shared machine a process waits for a core, and wall time counts the wait; CPU time does not
+CPU_SECONDS: list[float] = []
 
 
 def _data(dataset: str, data_dir: str | None, limit: int | None):
@@ -57,12 +64,22 @@ def run_ours(x, y, xt, yt, batch, epochs, seed, compile=False):
     model, _ = _init_weights(seed)
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), batch_size=batch, seed=seed, quiet=True,
                       threads=None, compile=compile)  # the worker pins threads itself
-    if compile:  # compiling (recording the step twice) is excluded from the timing, as JAX's jit compile is
+    adam = ""
+    if compile:  # compiling (recording the step twice, numba's Adam loop) is excluded from the timing, as JAX's jit
         trainer.compiled_step(x, y)
         if trainer.compiled is None:
             raise SystemExit(trainer.compile_note)
-    history = trainer.fit(x, y, epochs)
-    return history.column("seconds"), trainer.evaluate(xt, yt)["accuracy"]
+        if trainer.compiled.fused is not None:
+            import numba
+
+            adam = f"one numba {numba.__version__} loop"
+        else:
+            adam = "12 NumPy passes"
+    for epoch in range(1, epochs + 1):  # one fit call per epoch, for its CPU time
+        cpu_start = time.process_time()
+        history = trainer.fit(x, y, epoch)
+        CPU_SECONDS.append(time.process_time() - cpu_start)
+    return history.column("seconds"), trainer.evaluate(xt, yt)["accuracy"], adam
 
 
 def run_ours_compiled(x, y, xt, yt, batch, epochs, seed):
@@ -105,7 +122,7 @@ def run_jax(x, y, xt, yt, batch, epochs, seed):
     rng, times = np.random.default_rng(seed), []
     for _ in range(epochs):
         order = rng.permutation(len(x))
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         losses = []
         for s in range(0, len(x), batch):
             idx = order[s:s + batch]
@@ -113,6 +130,7 @@ def run_jax(x, y, xt, yt, batch, epochs, seed):
             losses.append(loss)
         jax.block_until_ready((params, losses))
         times.append(time.perf_counter() - start)
+        CPU_SECONDS.append(time.process_time() - cpu_start)
     logits = np.asarray(jax.jit(forward)(params, xt))
     return times, float(np.mean(logits.argmax(1) == yt))
 
@@ -128,7 +146,7 @@ def run_numpy(x, y, xt, yt, batch, epochs, seed):
     (w1, b1), (w2, b2), (w3, b3) = layers
     for _ in range(epochs):
         order = rng.permutation(len(x))
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for s in range(0, len(x), batch):
             idx = order[s:s + batch]
             xb, yb, n = x[idx], y[idx], len(idx)
@@ -167,6 +185,7 @@ def run_numpy(x, y, xt, yt, batch, epochs, seed):
                         np.abs(A, out=T)
                         A[T < 1e-30] = 0
         times.append(time.perf_counter() - start)
+        CPU_SECONDS.append(time.process_time() - cpu_start)
     a1 = np.maximum(xt @ w1 + b1, 0)
     logits = np.maximum(a1 @ w2 + b2, 0) @ w3 + b3
     return times, float(np.mean(logits.argmax(1) == yt))
@@ -188,7 +207,7 @@ def run_torch(x, y, xt, yt, batch, epochs, seed, threads):
     rng, times = np.random.default_rng(seed), []
     for _ in range(epochs):
         order = torch.from_numpy(rng.permutation(len(x)))
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for s in range(0, len(x), batch):
             idx = order[s:s + batch]
             opt.zero_grad()
@@ -196,6 +215,7 @@ def run_torch(x, y, xt, yt, batch, epochs, seed, threads):
             loss.backward()
             opt.step()
         times.append(time.perf_counter() - start)
+        CPU_SECONDS.append(time.process_time() - cpu_start)
     with torch.no_grad():
         acc = float((model(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean())
     return times, acc
@@ -240,13 +260,16 @@ def worker(args) -> None:
         if args.worker == "floor":
             result = matmul_floor(args.batch, len(x))
         else:
-            fn = {"autograd_viz": run_ours, "autograd_viz-compiled": run_ours_compiled, "numpy": run_numpy,
+            fn = {"autograd_viz": run_ours, "autograd_viz-compiled": run_ours_compiled,
+                  "autograd_viz-compiled-numpy": run_ours_compiled, "numpy": run_numpy,
                   "jax-jit": run_jax}.get(args.worker)
             if fn is None:
                 times, acc = run_torch(x, y, xt, yt, args.batch, args.epochs, args.seed, args.threads)
             else:
-                times, acc = fn(x, y, xt, yt, args.batch, args.epochs, args.seed)
-            result = {"seconds": times, "test_accuracy": acc}
+                times, acc, *more = fn(x, y, xt, yt, args.batch, args.epochs, args.seed)
+            result = {"seconds": times, "cpu_seconds": CPU_SECONDS[-len(times):], "test_accuracy": acc}
+            if fn is run_ours_compiled:
+                result["adam"] = more[0]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result.update(peak_rss_mib=rss / 1024, train_rss_mib=(rss - rss_data) / 1024, blas_threads=blas,
                   blas_kernels=kernels)
@@ -262,6 +285,8 @@ def spawn(name: str, batch: int, threads: int, args, epochs: int = 1, dataset: s
         cmd += ["--data-dir", args.data_dir]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
            "MKL_NUM_THREADS": str(threads)}
+    if name == "autograd_viz-compiled-numpy":  # the compiled step without numba: Adam as 12 NumPy passes
+        env["AUTOGRAD_VIZ_FUSED"] = "0"
     if name == "jax-jit":  # must be set before jax is imported: XLA's CPU thread pools
         env["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" if threads == 1
                             else env.get("XLA_FLAGS", ""))
@@ -293,7 +318,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 images, 2 processes x 3 epochs, 1 seed")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batches", default="64,256")
-    parser.add_argument("--accuracy", action="store_true", help="also 10-epoch accuracy runs (ours and PyTorch)")
+    parser.add_argument("--accuracy", action="store_true",
+                        help="also 10-epoch accuracy runs (ours compiled, PyTorch, JAX-jit: those installed)")
+    parser.add_argument("--accuracy-only", action="store_true", help="only the accuracy runs (no timing table)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds for the accuracy runs")
     parser.add_argument("--epochs-per-run", type=int, default=1, help="timed epochs per process (all are reported)")
     parser.add_argument("--dataset", default="fashion-mnist")
@@ -315,7 +342,7 @@ def main() -> None:
         args.repeats, args.limit, args.seeds, args.epochs_per_run = 2, args.limit or 10_000, 1, 3
     parser_choice = [c.strip() for c in args.contenders.split(",")] if args.contenders else None
     contenders = [("autograd_viz", 1), ("autograd_viz", 2), ("autograd_viz-compiled", 1),
-                  ("autograd_viz-compiled", 2), ("numpy", 1), ("numpy", 2)]
+                  ("autograd_viz-compiled", 2), ("autograd_viz-compiled-numpy", 1), ("numpy", 1), ("numpy", 2)]
     if _have_torch():
         contenders += [("torch", 1), ("torch", 2)]
     if _have_jax():
@@ -325,13 +352,15 @@ def main() -> None:
     results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                                 f"NumPy {np.__version__}", "load_average": os.getloadavg(), "rows": []}
     n = args.limit or 60_000
-    print(f"# MNIST training benchmark: 784-128-64-10 ReLU, Adam 1e-3, float32, {args.dataset}, {n:,} images/epoch, "
-          f"{args.repeats} process(es) x {args.epochs_per_run} epoch(s) per contender; load average "
-          f"{os.getloadavg()[0]:.2f}")
-    print("| contender | threads | batch | s/epoch min / median / max | vs NumPy (min / median) | vs JAX-jit "
-          "(median) | peak RSS MiB (train part) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for batch in [int(b) for b in args.batches.split(",")]:
+    args.accuracy = args.accuracy or args.accuracy_only
+    if not args.accuracy_only:
+        print(f"# MNIST training benchmark: 784-128-64-10 ReLU, Adam 1e-3, float32, {args.dataset}, {n:,} "
+              f"images/epoch, {args.repeats} process(es) x {args.epochs_per_run} epoch(s) per contender; load average "
+              f"{os.getloadavg()[0]:.2f}")
+        print("| contender | threads | batch | s/epoch min / median / max | vs NumPy (min / median) | vs JAX-jit "
+              "(median) | CPU s/epoch min / median (vs JAX-jit) | peak RSS MiB (train part) |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for batch in [] if args.accuracy_only else [int(b) for b in args.batches.split(",")]:
         floor = spawn("floor", batch, 1, args)
         medians = {}
         # Repeats are interleaved (A B C A B C ...) so a burst of load on a shared machine hits every contender.
@@ -342,34 +371,46 @@ def main() -> None:
         for name, threads in contenders:
             runs = all_runs[(name, threads)]
             secs = [t for r in runs for t in r["seconds"]]
+            cpu = [t for r in runs for t in r.get("cpu_seconds", [])]
             med = statistics.median(secs)
             medians[(name, threads)] = (min(secs), med)
             row = {"contender": name, "threads": threads, "batch": batch, "seconds": secs, "median": med,
+                   "cpu_seconds": cpu, "cpu_median": statistics.median(cpu) if cpu else None,
                    "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
                    "train_rss_mib": max(r["train_rss_mib"] for r in runs), "blas_threads": runs[0]["blas_threads"],
-                   "blas_kernels": runs[0].get("blas_kernels", []), "load_after": os.getloadavg()[0]}
+                   "blas_kernels": runs[0].get("blas_kernels", []), "load_after": os.getloadavg()[0],
+                   "adam": sorted({r["adam"] for r in runs if "adam" in r})}
             results["rows"].append(row)
         jax_median = medians.get(("jax-jit", 1), (None, None))[1]
+        jax_cpu = next((r["cpu_median"] for r in results["rows"] if r["batch"] == batch
+                        and (r["contender"], r["threads"]) == ("jax-jit", 1)), None)
         for row in [r for r in results["rows"] if r["batch"] == batch]:
             base = medians.get(("numpy", row["threads"]))
             ratio = f"{min(row['seconds']) / base[0]:.2f}x / {row['median'] / base[1]:.2f}x" if base else ""
             vs_jax = f"{row['median'] / jax_median:.2f}x" if jax_median else ""
+            cpu = (f"{min(row['cpu_seconds']):.2f} / {row['cpu_median']:.2f}"
+                   + (f" ({row['cpu_median'] / jax_cpu:.2f}x)" if jax_cpu else "")) if row["cpu_seconds"] else ""
             print(f"| {row['contender']} | {row['threads']} | {batch} | {min(row['seconds']):.2f} / "
-                  f"{row['median']:.2f} / {max(row['seconds']):.2f} | {ratio} | {vs_jax} | "
+                  f"{row['median']:.2f} / {max(row['seconds']):.2f} | {ratio} | {vs_jax} | {cpu} | "
                   f"{row['peak_rss_mib']:.0f} ({row['train_rss_mib']:.0f}) |")
         print(f"| compute floor ({floor['gflops']:.0f} GFLOP/s, 1 thread) | 1 | {batch} | "
-              f"{floor['floor_seconds']:.2f} | | | |")
+              f"{floor['floor_seconds']:.2f} | | | | |")
         kernels = sorted({k for r in results["rows"] for k in r.get("blas_kernels", [])})
         results["blas_kernels"] = kernels
         results[f"floor_{batch}"] = floor
     if args.accuracy:
         seeds = range(args.seeds)
-        print(f"\n| test accuracy after 10 epochs (batch 64), mean and range over seeds {list(seeds)} | autograd_viz "
-              "| PyTorch |\n| --- | --- | --- |")
+        # the compiled step gives the normal step's weights bit for bit (tests/test_compiled.py), so it stands
+        # for both; PyTorch and JAX get the same initial weights, their own batch order and summation
+        names = ["autograd_viz-compiled"] + ["torch"] * _have_torch() + ["jax-jit"] * _have_jax()
+        titles = {"autograd_viz-compiled": "autograd_viz (compiled step)", "torch": "PyTorch", "jax-jit": "JAX-jit"}
+        print(f"\n# load average {os.getloadavg()[0]:.2f}")
+        print(f"| test accuracy after 10 epochs (batch 64), mean and range over seeds {list(seeds)} | "
+              + " | ".join(titles[n] for n in names) + " |\n|" + " --- |" * (len(names) + 1))
         saved_limit, saved_seed, args.limit = args.limit, args.seed, None
         for dataset in ("fashion-mnist", "mnist-test-split"):
             found = {}
-            for name in ("autograd_viz", "torch") if _have_torch() else ("autograd_viz",):
+            for name in names:
                 accs = []
                 for seed in seeds:
                     args.seed = seed
@@ -378,10 +419,12 @@ def main() -> None:
             results[f"accuracy_{dataset}"] = found
             cells = [f"{100 * statistics.mean(a):.2f}% ({100 * min(a):.2f}-{100 * max(a):.2f})"
                      for a in found.values()]
-            print(f"| {dataset} | " + " | ".join(cells) + (" |" if len(cells) == 2 else " | - |"))
+            print(f"| {dataset} | " + " | ".join(cells) + " |")
         args.limit, args.seed = saved_limit, saved_seed
-    print(f"# NumPy's BLAS (threadpoolctl): {', '.join(results.get('blas_kernels', [])) or 'unknown'}; load average "
-          f"at the end {os.getloadavg()[0]:.2f}")
+    adams = sorted({a for r in results["rows"] for a in r.get("adam", [])})
+    print(f"# NumPy's BLAS (threadpoolctl): {', '.join(results.get('blas_kernels', [])) or 'not measured'}; "
+          + (f"compiled step's Adam: {', '.join(adams)}; " if adams else "")
+          + f"load average at the end {os.getloadavg()[0]:.2f}")
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 
 import numpy as np
@@ -11,8 +12,22 @@ import pytest
 from autograd_viz import graph, nn, optim
 from autograd_viz.errors import ConfigError
 from autograd_viz.tensor import Tensor
-from autograd_viz.train import Trainer
+from autograd_viz.train import Trainer, compiled
 from autograd_viz.train.compiled import SUPPORTED_OPS, CompiledStep, compile_step
+
+NO_NUMBA = "numba is not installed: pip install numba (it is in the test extra) to test the fused Adam loop"
+
+
+@pytest.fixture(params=["numpy", "fused"])
+def adam_path(request, monkeypatch) -> str:
+    """Run a test with Adam as NumPy passes, and again as the numba-fused loop (skipped without numba)."""
+    if request.param == "numpy":
+        monkeypatch.setattr(compiled, "_FUSED", False)
+    else:
+        pytest.importorskip("numba", reason=NO_NUMBA)
+        monkeypatch.delenv("AUTOGRAD_VIZ_FUSED", raising=False)
+        monkeypatch.setattr(compiled, "_FUSED", None)
+    return request.param
 
 
 def _data(n: int = 700, features: int = 20, classes: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -40,11 +55,12 @@ def _weights(trainer: Trainer) -> list[np.ndarray]:
     ("sigmoid", {}),
     ("leaky_relu", {"batch_size": 100}),
 ])
-def test_compiled_and_engine_give_the_same_weights_after_epochs(activation: str, kw: dict) -> None:
+def test_compiled_and_engine_give_the_same_weights_after_epochs(activation: str, kw: dict, adam_path: str) -> None:
     x, y = _data()  # 700 samples: the last batch is partial (700 % 64 = 60), so a second plan is compiled
     plain, fast = _trainer(False, activation, **dict(kw)), _trainer(True, activation, **dict(kw))
     h_plain, h_fast = plain.fit(x, y, 3), fast.fit(x, y, 3)
     assert fast.compiled is not None and fast.compile_note is None
+    assert (fast.compiled.fused is not None) == (adam_path == "fused")
     assert sorted(fast.compiled.plans) == sorted({fast.batch_size, 700 % fast.batch_size} - {0})
     for a, b in zip(_weights(plain), _weights(fast), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)  # float32 rounding (in practice: bit for bit)
@@ -60,12 +76,13 @@ def test_compiled_and_engine_give_the_same_weights_after_epochs(activation: str,
             np.testing.assert_allclose(pb[key], pa[key], rtol=1e-5, atol=1e-9)
 
 
-def test_float64_model_compiles_and_matches() -> None:
+def test_float64_model_compiles_and_matches(adam_path: str) -> None:
     x, y = _data()
     plain, fast = _trainer(False, dtype=np.float64), _trainer(True, dtype=np.float64)
     plain.fit(x, y, 2)
     fast.fit(x, y, 2)
     assert fast.compiled is not None and fast.compiled.dtype == np.float64
+    assert (fast.compiled.fused is not None) == (adam_path == "fused")
     for a, b in zip(_weights(plain), _weights(fast), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
 
@@ -195,7 +212,7 @@ def test_a_graph_that_changes_between_batches_is_refused() -> None:
         compile_step(Trainer(model, optim.Adam(model.parameters()), quiet=True), x, y)
 
 
-def test_the_kernel_list_reads_like_backprop() -> None:
+def test_the_kernel_list_reads_like_backprop(adam_path: str) -> None:
     x, y = _data()
     trainer = _trainer(True)
     step = trainer.compiled_step(x, y)
@@ -204,8 +221,19 @@ def test_the_kernel_list_reads_like_backprop() -> None:
     lines = text.splitlines()
     assert lines[0].startswith("compiled step: batch 64") and "605 parameters" in lines[0]
     for expected in ("x ← gather(X, batch)  64×20", "matmul(x, fc1.weight)  64×16", "relu(", "cross_entropy(",
-                     "(p − onehot(y)) / 64", "dfc1.weight ← xᵀ @ ", "dfc3.bias ← ", "⊙ [", "adam: m ← 0.9·m"):
+                     "(p − onehot(y)) / 64", "dfc1.weight ← xᵀ @ ", "dfc3.bias ← ", "⊙ [", "adam: v ← 0.999·v",
+                     "m ← 0.9·m + 0.1·g", "t14 ← add(t13, fc3.bias)  64×5  (in place: t13's buffer)"):
         assert any(expected in line for line in lines), expected
+    if adam_path == "fused":  # the bias add runs inside the ReLU's numba loop; the ReLU's gradient is one loop
+        expected = ["t8 ← add(t7, fc1.bias)  64×16  (no kernel: computed inside the ReLU's loop, not stored)",
+                    "t9 ← relu(t7 + fc1.bias)  64×16  (one numba loop)", "dt8 ← dt9 ⊙ [t9 > 0]  (one numba loop)",
+                    "(one fused pass over the flat buffers"]
+    else:
+        expected = ["t8 ← add(t7, fc1.bias)  64×16  (in place: t7's buffer)", "t9 ← relu(t8)  64×16",
+                    "dt8 ← dt9 ⊙ [t8 > 0]", "(12 NumPy passes over the flat buffers"]
+    for line in expected:
+        assert any(line in shown for shown in lines), line
+    assert lines[0].startswith(f"compiled step: batch 64, {18 if adam_path == 'fused' else 20} kernel calls")
     assert [s for s in ("forward:", "loss:", "backward:", "update (flat, in place):") if s in lines] == \
         ["forward:", "loss:", "backward:", "update (flat, in place):"]
     # forward lines come in creation order: layer 1 before layer 3
@@ -248,7 +276,7 @@ def test_cli_compile_and_show_kernels() -> None:
     assert dropout.exit_code == 0
 
 
-def test_no_subnormal_state_after_gradients_become_exactly_zero() -> None:
+def test_no_subnormal_state_after_gradients_become_exactly_zero(adam_path: str) -> None:
     """Inputs whose features go blank (MNIST's border pixels) leave Adam's moments decaying towards 0: the
     compiled step flushes them before they become float32 subnormals (slow NumPy), as the optimizer does."""
     x, y = _data(n=640)
@@ -264,3 +292,89 @@ def test_no_subnormal_state_after_gradients_become_exactly_zero() -> None:
     assert np.all((m == 0) | (np.abs(m) >= tiny)) and np.all((fast.compiled.v == 0) | (fast.compiled.v >= tiny))
     for a, b in zip(_weights(plain), _weights(fast), strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("wd", [0.0, 0.01])
+def test_the_fused_adam_loop_gives_the_bits_of_the_numpy_passes(dtype: type, wd: float) -> None:
+    """One update over 10,000 parameters whose moments span many magnitudes (and exact zeros): the numba loop
+    does per element what the NumPy passes do, so the parameters and both moments agree bit for bit."""
+    pytest.importorskip("numba", reason=NO_NUMBA)
+    kernel = compiled.fused_adam() if compiled._FUSED is not False else None
+    if kernel is None:
+        pytest.skip("the fused loop is switched off (AUTOGRAD_VIZ_FUSED=0)")
+    rng = np.random.default_rng(0)
+    n = 10_000
+    p = rng.standard_normal(n).astype(dtype)
+    g = (rng.standard_normal(n) * 10.0 ** rng.integers(-12, 1, n)).astype(dtype)
+    m = (rng.standard_normal(n) * 10.0 ** rng.integers(-20, -1, n)).astype(dtype)
+    v = (rng.random(n) * 10.0 ** rng.integers(-30, -2, n)).astype(dtype)
+    g[:100] = m[:50] = v[:50] = 0.0
+    b1, b2, eps, lr, t = 0.9, 0.999, 1e-8, 1e-3, 7
+    c = math.sqrt(1.0 - b2**t)  # Python floats, as the step computes them (NumPy rounds them to the dtype)
+    scale = lr * c / (1.0 - b1**t)
+    ref = [a.copy() for a in (p, g, m, v)]
+    before = p.copy()
+    CompiledStep._numpy_adam(*ref, np.empty_like(p), wd, b1, b2, eps * c, scale)
+    f = np.dtype(dtype).type
+    kernel(p, g, m, v, f(wd), f(b1), f(1 - b1), f(b2), f(1 - b2), f(eps * c), f(scale))
+    assert np.count_nonzero(p != before) > n // 2  # it did update
+    for name, a, b in (("weights", p, ref[0]), ("m", m, ref[2]), ("v", v, ref[3])):
+        assert np.array_equal(a, b), f"{name}: {np.count_nonzero(a != b)} of {n} differ"
+
+
+def test_a_numpy_float64_learning_rate_takes_the_numpy_passes_with_float32_weights(adam_path: str) -> None:
+    """NumPy computes float32 ⊙ np.float64 in float64: the fused loop (float32 constants) would not give the
+    engine's bits then, so that step runs as NumPy passes."""
+    x, y = _data()
+    plain, fast = _trainer(False), _trainer(True)
+    plain.optimizer.lr = fast.optimizer.lr = np.float64(0.01)
+    plain.fit(x, y, 2)
+    fast.fit(x, y, 2)
+    for a, b in zip(_weights(plain), _weights(fast), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_without_numba_adam_runs_as_numpy_passes_and_says_so(monkeypatch) -> None:
+    monkeypatch.setattr(compiled, "_FUSED", None)
+    monkeypatch.setenv("AUTOGRAD_VIZ_FUSED", "0")  # what a machine without numba gets too
+    assert compiled.fused_adam() is None
+    x, y = _data()
+    step = _trainer(True).compiled_step(x, y)
+    assert step is not None and step.fused is None
+    assert "12 NumPy passes over the flat buffers" in str(step)
+    monkeypatch.setattr(compiled, "_FUSED", None)
+    monkeypatch.delenv("AUTOGRAD_VIZ_FUSED")
+    if compiled.fused_adam() is not None:
+        step = _trainer(True).compiled_step(x, y)
+        assert step is not None and step.fused is not None and "one fused pass" in str(step)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_relu_loops_give_numpys_bits_on_edge_values(dtype: type) -> None:
+    """relu(a + bias) and g ⊙ [y > 0] as numba loops against NumPy's add + maximum and g * (y > 0), bit for bit
+    (signed zeros included), with ±0, ±inf, NaN, subnormals and huge values in every role."""
+    pytest.importorskip("numba", reason=NO_NUMBA)
+    kernels = compiled._fused_kernels() if compiled._FUSED is not False else None
+    if kernels is None:
+        pytest.skip("the fused loops are switched off (AUTOGRAD_VIZ_FUSED=0)")
+    info = np.finfo(dtype)
+    edge = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, info.tiny / 4, -info.tiny / 4, info.max,
+                     -info.max, 1e-30, -1e-30], dtype)
+    rng = np.random.default_rng(0)
+    a = rng.choice(edge, size=(40, edge.size)).astype(dtype)
+    a[:edge.size] = np.repeat(edge[:, None], edge.size, axis=1)  # every value against every bias value
+    bias = np.resize(edge, edge.size)[rng.permutation(edge.size)]
+    g = rng.choice(edge, size=a.shape).astype(dtype)
+
+    def same_bits(x: np.ndarray, y: np.ndarray) -> bool:
+        nan = np.isnan(x)
+        return bool(np.array_equal(nan, np.isnan(y)) and np.array_equal(x[~nan].tobytes(), y[~nan].tobytes()))
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = np.empty_like(a)
+        kernels["bias_relu"](a, bias, out)
+        assert same_bits(out, np.maximum(a + bias, 0.0))
+        grad = np.empty_like(a)
+        kernels["relu_grad"](g, a, grad)
+        assert same_bits(grad, g * (a > 0))

@@ -9,6 +9,11 @@ NumPy code for an op name, with the engine's formulas in the engine's order, so 
 numbers (tests/test_compiled.py compares them). ``str(step)`` / :meth:`CompiledStep.explain` prints the kernel
 list: what backprop executes, one line per call.
 
+With numba installed (optional: ``pip install 'autograd-viz[fast]'``; ``AUTOGRAD_VIZ_FUSED=0`` switches it off),
+three kinds of kernels become loops compiled by numba that do per element the same float operations as the NumPy
+calls they replace, so the bits stay the same: Adam (one pass instead of 12), ``relu(a + bias)`` and the ReLU
+gradient. Without numba everything is NumPy, as fast as NumPy calls go.
+
 What compiles: graphs of matmul, add, sub, mul, relu, leaky_relu, sigmoid, tanh ending in the trainer's softmax
 cross-entropy, with Adam (no AMSGrad) and parameters of one float dtype. Anything else (Dropout, BatchNorm,
 a custom loss or penalty, other optimizers, ops outside that list, a graph that changes from batch to batch)
@@ -18,6 +23,7 @@ raises :class:`~autograd_viz.errors.ConfigError` with the reason, and the traine
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -30,6 +36,71 @@ from autograd_viz.optim.optimizers import FLUSH_BELOW, FLUSH_EVERY, Adam
 
 #: op names the compiler has kernels for (forward and backward)
 SUPPORTED_OPS = ("matmul", "add", "sub", "mul", "relu", "leaky_relu", "sigmoid", "tanh", "cross_entropy")
+
+
+def _adam_loop(p: Any, g: Any, m: Any, v: Any, wd: Any, b1: Any, ob1: Any, b2: Any, ob2: Any, eps_c: Any,
+               scale: Any) -> None:  # pragma: no cover - runs compiled by numba (tests/test_compiled.py)
+    """Adam in one pass: per element, the same float operations in the same order as the NumPy passes of
+    :meth:`CompiledStep._adam` (numba compiles it without fast-math, so nothing is fused into an FMA or
+    reordered: the bits are the same)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        if wd:
+            gi = gi + p[i] * wd
+        vi = v[i] * b2 + (gi * ob2) * gi
+        mi = m[i] * b1 + gi * ob1
+        v[i] = vi
+        m[i] = mi
+        p[i] = p[i] - (mi / (np.sqrt(vi) + eps_c)) * scale
+
+
+def _bias_relu_loop(a: Any, b: Any, out: Any) -> None:  # pragma: no cover - runs compiled by numba
+    """``out = maximum(a + b, 0)`` for a (rows, n) matrix and an (n,) bias, as NumPy's add then maximum give it:
+    a + b rounded once, then +0.0 for anything not above 0 except NaN, which stays."""
+    rows, n = a.shape
+    for r in range(rows):
+        for j in range(n):
+            s = a[r, j] + b[j]
+            out[r, j] = s if s > 0 else (s if s != s else 0.0)
+
+
+def _relu_grad_loop(g: Any, y: Any, out: Any) -> None:  # pragma: no cover - runs compiled by numba
+    """``out = g ⊙ [y > 0]`` as NumPy's ``g * (y > 0)`` gives it (the bool becomes 1.0 or 0.0, then one product:
+    g·0 keeps g's sign and turns inf and NaN into NaN, as NumPy does)."""
+    rows, n = g.shape
+    for r in range(rows):
+        for j in range(n):
+            out[r, j] = g[r, j] * (1.0 if y[r, j] > 0 else 0.0)
+
+
+_FUSED: Any = None  # None: not looked for yet; False: numba is missing or switched off; else {name: kernel}
+
+
+def _fused_kernels() -> dict[str, Callable[..., None]] | None:
+    """The loops above compiled by numba (an optional package: ``pip install 'autograd-viz[fast]'``), or None when
+    numba is not installed or ``AUTOGRAD_VIZ_FUSED=0``: the compiled step then runs NumPy calls only."""
+    global _FUSED
+    if _FUSED is None:
+        _FUSED = False
+        if os.environ.get("AUTOGRAD_VIZ_FUSED", "1") != "0":
+            try:
+                import numba
+            except ImportError:
+                pass
+            else:
+                loops = {"adam": _adam_loop, "bias_relu": _bias_relu_loop, "relu_grad": _relu_grad_loop}
+                try:  # cached next to this module, or in numba's per-user folder
+                    _FUSED = {k: numba.njit(cache=True, nogil=True, error_model="numpy")(f) for k, f in loops.items()}
+                except RuntimeError:  # no writable place for the cache: compile them in each process
+                    _FUSED = {k: numba.njit(nogil=True, error_model="numpy")(f) for k, f in loops.items()}
+    return _FUSED or None
+
+
+def fused_adam() -> Callable[..., None] | None:
+    """The Adam loop compiled by numba, or None without numba (or with ``AUTOGRAD_VIZ_FUSED=0``): the compiled step
+    then runs Adam as 12 NumPy passes."""
+    kernels = _fused_kernels()
+    return kernels["adam"] if kernels else None
 
 
 def _op_name(node: Node) -> str:
@@ -48,6 +119,7 @@ class _Plan:
         self.yb: np.ndarray
         self.logits: np.ndarray
         self.dlogits: np.ndarray
+        self.flat_y: np.ndarray
 
     def add(self, section: str, text: str, call: Callable[[], Any]) -> None:
         self.calls.append(call)
@@ -111,6 +183,7 @@ class CompiledStep:
         self.tmp = np.empty(total, self.dtype)
         self._small = np.empty(total, bool)  # where the flush of subnormal state applies
         self.step = 0
+        self.fused = self._warm_fused()
         self.pviews = self._views(self.flat)
         self.gviews = self._views(self.grad)
         self.mviews, self.vviews = self._views(self.m), self._views(self.v)
@@ -119,6 +192,26 @@ class CompiledStep:
         self.batch_size = trainer.batch_size
         rows = min(self.batch_size, len(x))
         self._plan(rows, x, y)
+
+    def _warm_fused(self) -> Callable[..., None] | None:
+        """The numba loops for this dtype, compiled now (or loaded from numba's cache): like JAX's jit, the compile
+        happens when the step is built, not in the first epoch. Returns the Adam loop (``self.kernels`` has all),
+        None for NumPy calls only."""
+        self.kernels: dict[str, Callable[..., None]] | None = None
+        kernels = _fused_kernels() if self.dtype in (np.float32, np.float64) else None
+        if kernels is None:
+            return None
+        one = np.zeros(1, self.dtype)
+        c = self.dtype.type(0.5)
+        m = np.zeros((1, 1), self.dtype)
+        try:
+            kernels["adam"](one, one.copy(), one.copy(), one.copy(), c, c, c, c, c, c, c)
+            kernels["bias_relu"](m, one, m.copy())
+            kernels["relu_grad"](m, m.copy(), m.copy())
+        except Exception:  # noqa: BLE001 - numba could not compile (or cache) here: the NumPy calls still work
+            return None
+        self.kernels = kernels
+        return kernels["adam"]
 
     # --- parameters and optimizer state live in flat buffers -------------------------------------------
     def _views(self, buffer: np.ndarray) -> list[np.ndarray]:
@@ -196,6 +289,13 @@ class CompiledStep:
         buf: dict[int, np.ndarray] = {}  # node position -> forward value buffer
         names: dict[int, str] = {}
         used = {id(p) for p in self.params}
+        pos = index
+        consumers: dict[int, int] = {}
+        for node in order:
+            if node.op is not None:
+                for p in node.parents:
+                    consumers[pos[id(p)]] = consumers.get(pos[id(p)], 0) + 1
+        inplace: set[int] = set()  # add/sub nodes that write into their first input's buffer
         for i, node in enumerate(order):
             if node.op is None:
                 if id(node) in param_pos:
@@ -214,7 +314,15 @@ class CompiledStep:
                 raise ConfigError(f"compile: no kernel for op {node.op.name!r} (compiled: {', '.join(SUPPORTED_OPS)})")
             else:
                 names[i] = "L" if node is loss else f"t{i}"
-                if node is not loss:
+                first = pos[id(node.parents[0])]
+                if (node.op.name in ("add", "sub") and order[first].op is not None and consumers[first] == 1
+                        and _op_name(order[first]) not in ("tanh", "sigmoid") and order[first] is not out
+                        and order[first].data.shape == node.data.shape):
+                    # e.g. the bias add after a matmul: nothing reads the matmul's value again (its backward
+                    # needs its inputs, the add's backward no value), so the sum overwrites it in place
+                    buf[i] = buf[first]
+                    inplace.add(i)
+                elif node is not loss:
                     buf[i] = np.empty(node.data.shape, node.data.dtype)
         if used:
             raise ConfigError("compile: a parameter is not used by the loss")
@@ -223,22 +331,31 @@ class CompiledStep:
         rows = plan.rows
         plan.yb = np.empty(rows, np.intp)
         plan.logits = buf[index[id(out)]]
-        pos = index
         shape = lambda i: "×".join(map(str, order[i].data.shape)) or "scalar"  # noqa: E731
-        # --- forward kernels
+        # --- forward kernels (with numba: a bias add whose only use is a ReLU runs inside the ReLU's loop)
+        fused_relu = self._fusable_relus(order, pos, consumers) if self.kernels else {}
+        fused_adds = set(fused_relu.values())
         for i, node in enumerate(order):
             if node.op is None or node is loss:
                 continue
-            self._forward_kernel(plan, node, i, [pos[id(p)] for p in node.parents], buf, names, shape)
+            args = [pos[id(p)] for p in node.parents]
+            if i in fused_adds:
+                plan.lines.append(("forward", f"{names[i]} ← add({', '.join(names[p] for p in args)})  {shape(i)}  "
+                                              "(no kernel: computed inside the ReLU's loop, not stored)"))
+                continue
+            if i in fused_relu and self.kernels:
+                a, b = (pos[id(p)] for p in order[fused_relu[i]].parents)
+                plan.add("forward", f"{names[i]} ← relu({names[a]} + {names[b]})  {shape(i)}  (one numba loop)",
+                         partial(self.kernels["bias_relu"], buf[a], buf[b], buf[i]))
+                continue
+            self._forward_kernel(plan, node, i, args, buf, names, shape)
+            if i in inplace:
+                plan.lines[-1] = ("forward", plan.lines[-1][1] + f"  (in place: {names[pos[id(node.parents[0])]]}'s "
+                                                                 "buffer)")
         # --- loss and its gradient
         lpos = pos[id(loss)]
         self._cross_entropy_kernels(plan, loss, buf[pos[id(out)]], names[pos[id(out)]], names[lpos])
         # --- backward: gradient buffers (parameters write into the flat gradient buffer)
-        consumers: dict[int, int] = {}
-        for node in order:
-            if node.op is not None:
-                for p in node.parents:
-                    consumers[pos[id(p)]] = consumers.get(pos[id(p)], 0) + 1
         gbuf: dict[int, np.ndarray] = {}
         for i, node in enumerate(order):
             if not node.requires_grad or node is loss:
@@ -256,13 +373,31 @@ class CompiledStep:
             self._backward_kernels(plan, node, i, [pos[id(p)] for p in node.parents], buf, gbuf, names,
                                    consumers, order)
 
+    def _fusable_relus(self, order: list[Node], pos: dict[int, int], consumers: dict[int, int]) -> dict[int, int]:
+        """ReLU position -> position of the add it reads, for ``relu(a + bias)`` with a (rows, n) matrix, an (n,)
+        bias and nothing else reading the sum: one numba loop computes both."""
+        found = {}
+        for i, node in enumerate(order):
+            if _op_name(node) != "relu":
+                continue
+            j = pos[id(node.parents[0])]
+            add = order[j]
+            if _op_name(add) != "add" or consumers.get(j) != 1:
+                continue
+            a, b = add.parents
+            if (a.data.ndim == 2 and b.data.ndim == 1 and b.data.shape[0] == a.data.shape[1] and a is not b
+                    and add.data.shape == a.data.shape
+                    and {a.data.dtype, b.data.dtype, add.data.dtype, node.data.dtype} == {self.dtype}):
+                found[i] = j
+        return found
+
     def _target(self, plan: _Plan, j: int, gbuf: dict[int, np.ndarray], consumers: dict[int, int],
                 names: dict[int, str]) -> tuple[np.ndarray, Callable[[], None] | None, str]:
         """Where a gradient contribution to node ``j`` goes: its buffer, or scratch + an add when shared."""
         if consumers[j] == 1:
             return gbuf[j], None, f"d{names[j]}"
         scratch = np.empty_like(gbuf[j])
-        return scratch, partial(np.add, gbuf[j], scratch, out=gbuf[j]), f"d{names[j]} +="
+        return scratch, partial(np.add, gbuf[j], scratch, gbuf[j]), f"d{names[j]} +="
 
     def _forward_kernel(self, plan: _Plan, node: Node, i: int, ps: list[int], buf: dict, names: dict,
                         shape: Callable[[int], str]) -> None:
@@ -274,13 +409,13 @@ class CompiledStep:
         if op == "matmul":
             if a.ndim != 2 or b is None or b.ndim != 2:
                 raise ConfigError("compile: only 2-D matmul compiles")
-            call: Callable[[], Any] = partial(np.matmul, a, b, out=o)
+            call: Callable[[], Any] = partial(np.matmul, a, b, o)
         elif op in ("add", "sub", "mul"):
-            call = partial({"add": np.add, "sub": np.subtract, "mul": np.multiply}[op], a, b, out=o)
+            call = partial({"add": np.add, "sub": np.subtract, "mul": np.multiply}[op], a, b, o)
         elif op == "relu":
             call = partial(np.maximum, a, 0.0, out=o)
         elif op == "tanh":
-            call = partial(np.tanh, a, out=o)
+            call = partial(np.tanh, a, o)
         elif op == "leaky_relu":
             alpha = (node.attrs or {})["alpha"]
             mask = np.empty(a.shape, bool)
@@ -310,48 +445,63 @@ class CompiledStep:
         plan.add("forward", text, call)
 
     def _cross_entropy_kernels(self, plan: _Plan, loss: Node, logits: np.ndarray, lname: str, name: str) -> None:
+        """Softmax cross-entropy with the engine's formulas (log-softmax of the max-shifted logits; the mean of
+        −log p[y]; ḡ = (p − y)/N), each step in as few NumPy calls as give the same bits."""
         rows, classes = logits.shape
         dt = logits.dtype
         smoothing = float((loss.attrs or {})["label_smoothing"])
-        mx = np.empty((rows, 1), dt)
+        logits_t = np.empty((classes, rows), dt)  # the max over a row, as a reduce over contiguous rows
+        mx = np.empty(rows, dt)
+        mx_col = mx.reshape(rows, 1)
         shifted = np.empty_like(logits)
         e = np.empty_like(logits)
         lse = np.empty((rows, 1), dt)
         logp = np.empty_like(logits)
         p = np.empty_like(logits)
         dl = plan.dlogits = np.empty_like(logits)
-        arange = np.arange(rows)
         yb, out = plan.yb, plan.loss
+        flat = plan.flat_y = np.empty(rows, np.intp)  # row · classes + y: where each row's label sits in logp
+        row_start = np.arange(rows) * classes
+        picked = np.empty(rows, dt)
+        onehot = np.zeros_like(logits)
         dense = np.empty_like(logits)
         dense_sum = np.empty((rows, 1), dt)
         scale = np.ones((), dt) / rows  # the engine's seed (ones) / N
+        logp_flat, onehot_flat = logp.reshape(-1), onehot.reshape(-1)
+        one = np.ones((), dt)
 
         def forward() -> None:
-            np.max(logits, axis=1, keepdims=True, out=mx)
-            np.subtract(logits, mx, out=shifted)
-            np.exp(shifted, out=e)
-            np.sum(e, axis=1, keepdims=True, out=lse)
-            np.log(lse, out=lse)
-            np.subtract(shifted, lse, out=logp)
-            losses = -logp[arange, yb]
+            np.copyto(logits_t, logits.T)  # max is exact in any order: the transposed reduce is 2x faster
+            np.maximum.reduce(logits_t, 0, out=mx)
+            np.subtract(logits, mx_col, shifted)
+            np.exp(shifted, e)
+            np.add.reduce(e, 1, out=lse, keepdims=True)  # the engine's np.sum(axis=1): same order, same bits
+            np.log(lse, lse)
+            np.subtract(shifted, lse, logp)
+            np.add(row_start, yb, flat)
             if smoothing:
+                losses = -logp_flat[flat]
                 losses = (1.0 - smoothing) * losses - (smoothing / classes) * logp.sum(axis=1)
-            out[0] = np.asarray(losses.sum() / rows, dtype=dt)
-            np.exp(logp, out=p)
+                out[0] = np.asarray(losses.sum() / rows, dtype=dt)
+            else:  # −Σ log p[y] / N; Σ(−a) is −Σa bit for bit (rounding is symmetric)
+                np.take(logp_flat, flat, 0, picked, "clip")
+                out[0] = -np.add.reduce(picked) / rows
+            np.exp(logp, p)
 
         def backward() -> None:
             if smoothing:
                 dense.fill(0)
-                dense[arange, yb] = 1.0
+                dense.reshape(-1)[flat] = 1.0
                 np.multiply(dense, 1.0 - smoothing, out=dense)
                 np.add(dense, smoothing / classes, out=dense)
                 np.sum(dense, axis=1, keepdims=True, out=dense_sum)
                 np.multiply(p, dense_sum, out=dl)
                 np.subtract(dl, dense, out=dl)
-            else:
-                np.copyto(dl, p)
-                dl[arange, yb] -= 1.0
-            np.multiply(dl, scale, out=dl)
+            else:  # p − onehot(y): the engine's p.copy(); grad[rows, y] −= 1 (p − 0 is p exactly)
+                onehot.fill(0)
+                np.put(onehot_flat, flat, one, "clip")
+                np.subtract(p, onehot, dl)
+            np.multiply(dl, scale, dl)
 
         smooth = f", smoothing {smoothing:g}" if smoothing else ""
         plan.add("loss", f"{name} ← cross_entropy({lname}, y{smooth}): p = softmax({lname}); "
@@ -377,13 +527,17 @@ class CompiledStep:
             x = buf[ps[0]]
             if op == "matmul":
                 if k == 0:
-                    call: Callable[[], Any] = partial(np.matmul, g, buf[ps[1]].T, out=target)
+                    call: Callable[[], Any] = partial(np.matmul, g, buf[ps[1]].T, target)
                     text = f"{tname} ← {gname} @ {names[ps[1]]}ᵀ"
                 else:
-                    call = partial(np.matmul, buf[ps[0]].T, g, out=target)
+                    call = partial(np.matmul, buf[ps[0]].T, g, target)
                     text = f"{tname} ← {names[ps[0]]}ᵀ @ {gname}"
             elif op in ("add", "sub", "mul"):
                 call, text = self._elementwise_grad(op, k, g, gname, other, names.get(ps[1 - k], ""), target, tname)
+            elif op == "relu" and self.kernels and g.ndim == 2 and g.shape == x.shape == target.shape:
+                # [y > 0] is [x > 0] for y = max(x, 0) (NaN: both false), and y is stored even when x is not
+                call = partial(self.kernels["relu_grad"], g, buf[i], target)
+                text = f"{tname} ← {gname} ⊙ [{names[i]} > 0]  (one numba loop)"
             elif op == "relu":
                 mask = np.empty(x.shape, bool)
 
@@ -429,11 +583,11 @@ class CompiledStep:
         """add/sub/mul contribution to input ``k``, summed over broadcast axes to the input's shape."""
         if op == "mul":
             full = np.empty(g.shape, g.dtype) if target.shape != g.shape else target
-            first: Callable[[], Any] | None = partial(np.multiply, g, other, out=full)
+            first: Callable[[], Any] | None = partial(np.multiply, g, other, full)
             text = f"{tname} ← {gname} ⊙ {oname}"
         elif op == "sub" and k == 1:
             full = np.empty(g.shape, g.dtype) if target.shape != g.shape else target
-            first = partial(np.negative, g, out=full)
+            first = partial(np.negative, g, full)
             text = f"{tname} ← −{gname}"
         else:
             full, first, text = g, None, f"{tname} ← {gname}"
@@ -445,6 +599,8 @@ class CompiledStep:
         stretched = tuple(a for a, size in enumerate(target.shape) if size == 1 and g.shape[a + extra] != 1)
         lead = tuple(range(extra))
         text += f", summed over axes {lead + tuple(a + extra for a in stretched)}"
+        if first is None and lead and not stretched:  # a bias gradient: one reduce call (what np.sum runs)
+            return partial(np.add.reduce, full, lead, None, target), text
 
         def call() -> None:  # the engine's unbroadcast: leading axes first, then the stretched ones
             if first is not None:
@@ -459,33 +615,22 @@ class CompiledStep:
 
     # --- running ------------------------------------------------------------------------------------------
     def _adam(self) -> None:
-        """The engine's Adam update (same operations, same order) over the whole flat buffers at once.
-
-        (Chunks small enough for the L2 cache measured slower: at 109,386 parameters the ~1 µs per NumPy call
-        costs more than the cache saves.)"""
+        """The engine's Adam update (the same float operations in the same order) over the whole flat buffers:
+        one fused pass when numba is installed (:func:`fused_adam`), else 12 NumPy passes."""
         opt = self.trainer.optimizer
         self.step += 1
         t = self.step
         b1, b2, eps, lr, wd = opt.beta1, opt.beta2, opt.eps, opt.lr, opt.weight_decay
         c = math.sqrt(1.0 - b2**t)
         scale = lr * c / (1.0 - b1**t)
-        one_b1, one_b2, eps_c = 1.0 - b1, 1.0 - b2, eps * c
         p, g, m, v, tmp = self.flat, self.grad, self.m, self.v, self.tmp
-        if wd:
-            np.multiply(p, wd, out=tmp)
-            g += tmp
-        m *= b1
-        np.multiply(g, one_b1, out=tmp)
-        m += tmp
-        v *= b2
-        np.multiply(g, one_b2, out=tmp)
-        tmp *= g
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += eps_c
-        np.divide(m, tmp, out=tmp)
-        tmp *= scale
-        p -= tmp
+        if self.fused is not None and all(type(k) is float for k in (wd, b1, b2, eps, scale)):
+            # one pass; each Python float rounded to the dtype, as NumPy rounds it (a NumPy float64 constant,
+            # say an lr set to np.float64, would make NumPy compute in float64: the passes below do that)
+            f = self.dtype.type
+            self.fused(p, g, m, v, f(wd), f(b1), f(1.0 - b1), f(b2), f(1.0 - b2), f(eps * c), f(scale))
+        else:
+            self._numpy_adam(p, g, m, v, tmp, wd, b1, b2, eps * c, scale)
         opt.step_count += 1
         if opt.step_count % FLUSH_EVERY == 0 and self.dtype.itemsize < 8:
             # as the optimizer does: state that decays into subnormal floats makes NumPy 6-9x slower
@@ -495,39 +640,76 @@ class CompiledStep:
                 np.less(tmp, FLUSH_BELOW, out=small)
                 np.copyto(arr, 0.0, where=small)
 
+    @staticmethod
+    def _numpy_adam(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, tmp: np.ndarray, wd: float,
+                    b1: float, b2: float, eps_c: float, scale: float) -> None:
+        """Adam as 12 NumPy passes (14 with weight decay), the engine's operations in the engine's order.
+
+        The gradient buffer is scratch once the moments have read it (the backward rewrites it every step), so
+        the passes touch four arrays, not five. Chunks small enough for the L2 cache measured slower (at 109,386
+        parameters the ~1 µs per NumPy call costs more than the cache saves), and so did numexpr, whose float32
+        loops are not vectorized here (BENCHMARKS.md)."""
+        mul, add = np.multiply, np.add
+        if wd:
+            mul(p, wd, tmp)
+            add(g, tmp, g)
+        mul(v, b2, v)  # v ← β₂v + ((1−β₂)g)g
+        mul(g, 1.0 - b2, tmp)
+        mul(tmp, g, tmp)
+        add(v, tmp, v)
+        mul(m, b1, m)  # m ← β₁m + (1−β₁)g, the product written over g (its last use)
+        mul(g, 1.0 - b1, g)
+        add(m, g, m)
+        np.sqrt(v, g)  # w ← w − scale · m / (√v + ε c), in g's buffer
+        add(g, eps_c, g)
+        np.divide(m, g, g)
+        mul(g, scale, g)
+        np.subtract(p, g, p)
+
     def run_epoch(self, x: np.ndarray, y: np.ndarray, order: np.ndarray, bar: Any, epoch: int,
                   start_time: float) -> tuple[float, int, int]:
-        """Train one epoch over ``order`` (batches of ``batch_size``); returns (loss sum, correct, seen)."""
+        """Train one epoch over ``order`` (batches of ``batch_size``); returns (loss sum, correct, seen).
+
+        With the default ``to_labels`` (argmax) and no live progress bar, each step writes its predictions
+        into one array and they are compared with the labels once, after the epoch."""
         import time
+
+        from autograd_viz.train.loop import argmax_labels
 
         trainer = self.trainer
         self._sync_in()
         bs, n = self.batch_size, len(order)
         loss_sum, correct, seen = 0.0, 0, 0
         to_labels = trainer.to_labels
-        isfinite = math.isfinite
+        preds = np.empty(n, np.intp) if to_labels is argmax_labels and not bar.live else None
+        isfinite, take, plans, adam = math.isfinite, np.take, self.plans, self._adam
         try:
             for step, start in enumerate(range(0, n, bs), 1):
                 idx = order[start:start + bs]
                 k = len(idx)
-                plan = self.plans.get(k)
+                plan = plans.get(k)
                 if plan is None:
                     plan = self._plan(k, x, y, idx)
-                np.take(x, idx, axis=0, out=plan.xb, mode="clip")  # clip: unbuffered (order is a permutation)
-                np.take(y, idx, out=plan.yb, mode="clip")
+                take(x, idx, 0, plan.xb, "clip")  # clip: unbuffered (order is a permutation)
+                take(y, idx, 0, plan.yb, "clip")
                 for call in plan.calls:
                     call()
                 value = float(plan.loss[0])
                 if not isfinite(value):
                     trainer._diverged(plan.xb.copy(), value, step)
-                self._adam()
+                adam()
                 trainer.global_step += 1
                 loss_sum += value * k
-                correct += int(np.count_nonzero(to_labels(plan.logits) == plan.yb))
                 seen += k
+                if preds is not None:
+                    plan.logits.argmax(1, preds[start:start + k])
+                    continue
+                correct += int(np.count_nonzero(to_labels(plan.logits) == plan.yb))
                 if bar.live:
                     elapsed = time.perf_counter() - start_time
                     bar.update(epoch, step, loss_sum / seen, correct / seen, seen / max(elapsed, 1e-9))
+            if preds is not None:
+                correct = int(np.count_nonzero(preds == y[order]))
         finally:
             self._sync_out()
         return loss_sum, correct, seen
@@ -552,9 +734,18 @@ class CompiledStep:
         opt = self.trainer.optimizer
         wd = f"g += {opt.weight_decay:g}·w; " if opt.weight_decay else ""
         lines.append("update (flat, in place):")
-        lines.append(f"  adam: {wd}m ← {opt.beta1:g}·m + {1 - opt.beta1:g}·g; v ← {opt.beta2:g}·v + "
-                     f"{1 - opt.beta2:g}·g²; w ← w − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε√(1−β₂ᵗ))")
+        lines.append(f"  adam: {wd}v ← {opt.beta2:g}·v + {1 - opt.beta2:g}·g²; m ← {opt.beta1:g}·m + "
+                     f"{1 - opt.beta1:g}·g; w ← w − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε√(1−β₂ᵗ))")
+        if self.fused is not None:
+            lines.append("  (one fused pass over the flat buffers: a loop compiled by numba, the same float operations "
+                         "per element as the NumPy passes)")
+        else:
+            lines.append(f"  ({12 + 2 * bool(opt.weight_decay)} NumPy passes over the flat buffers; g's buffer is "
+                         "the scratch once m and v have read it; with numba it is one fused pass)")
         lines.append(f"  every {FLUSH_EVERY} steps: m, v entries below {FLUSH_BELOW:g} set to 0 (no subnormals)")
+        logits = next((text.split(" ← ")[0] for sec, text in reversed(plan.lines) if sec == "forward"), "logits")
+        lines.append(f"bookkeeping: the loss for the epoch's mean; argmax({logits}) into the epoch's predictions, "
+                     "compared with the labels once per epoch (each step while a progress bar shows)")
         return "\n".join(lines)
 
     def __str__(self) -> str:
