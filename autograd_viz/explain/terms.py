@@ -18,6 +18,7 @@ import numpy as np
 from autograd_viz.errors import ExplainError
 from autograd_viz.explain import localtext
 from autograd_viz.explain.model import Term, close, op_of, plain, show, tex_bar
+from autograd_viz.explain.sympynum import to_numpy
 from autograd_viz.graph import Node, input_gradients
 from autograd_viz.ops import ArrayMath, OpDef
 
@@ -27,17 +28,14 @@ CheckLocal = Callable[[OpDef, int, list[Any], Any, "dict | None", str], tuple[An
 
 
 @lru_cache(maxsize=512)
-def _sympy_local(op_name: str, i: int, arity: int, attrs_key: tuple) -> Any:
-    """SymPy's derivative of the op w.r.t. input ``i``, as a float function of the inputs (correct by construction)."""
+def _sympy_local(sympy_form: Callable[..., Any], i: int, arity: int, attrs_key: tuple) -> Any:
+    """SymPy's derivative of an op's SymPy form w.r.t. input ``i``, as a float function of the inputs (correct by
+    construction)."""
     import sympy as sp
 
-    from autograd_viz.ops import OPS
-
-    op = OPS[op_name]
     syms = sp.symbols(f"s0:{arity}", real=True)
-    assert op.sympy is not None  # callers check
-    expr = op.sympy(*syms, **dict(attrs_key))
-    return sp.lambdify(syms, sp.diff(expr, syms[i]), modules="numpy")
+    expr = sympy_form(*syms, **dict(attrs_key))
+    return to_numpy(sp.diff(expr, syms[i]), syms)
 
 
 def _attrs_key(attrs: dict | None) -> tuple:
@@ -59,7 +57,7 @@ def check_local(op: OpDef, i: int, inputs: list[Any], out: Any, attrs: dict | No
     reference = None
     if op.sympy is not None:
         try:
-            reference = _sympy_local(op.name, i, op.arity, _attrs_key(attrs))
+            reference = _sympy_local(op.sympy, i, op.arity, _attrs_key(attrs))
         except TypeError:  # attrs SymPy cannot take (unhashable): checked against the engine only
             reference = None
     value = None
