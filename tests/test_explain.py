@@ -387,11 +387,68 @@ def test_toml_with_a_wrong_formula_is_refuted_by_check(tmp_path: Path) -> None:
     assert check.exit_code == 1
 
 
-def test_cli_toml_refuses_piecewise_gradients(tmp_path: Path) -> None:
-    result = run("L = relu(a*b)", "--at", "a=1,b=2", "--toml", str(tmp_path / "k.toml"))
-    assert result.exit_code == 2
-    assert result.stderr.startswith("error: --toml: the gradient w.r.t. a")
-    assert not (tmp_path / "k.toml").exists()
+@pytest.mark.parametrize(("program", "at", "needs"), [
+    ("L = relu(a*b)", "a=1,b=2", "step(a*b)"),
+    ("L = abs(a - b) + tanh(a)", "a=1,b=2", "sign(a - b)"),
+    ("L = leaky_relu(a - 2*b, 0.1)", "a=1,b=2", "step(a - 2*b)"),
+    ("h = relu(a*x + b); L = abs(h - y) + leaky_relu(b, 0.1)", "a=0.5,x=2,y=3,b=1", "relu(b + a*x)"),
+])
+def test_toml_round_trip_of_case_split_gradients(tmp_path: Path, program: str, at: str, needs: str) -> None:
+    """relu, abs and leaky_relu gradients are written with step() and sign() and proved by the checker."""
+    key = tmp_path / "key.toml"
+    result = run(program, "--at", at, "--toml", str(key))
+    assert result.exit_code == 0, result.output
+    rhs = re.findall(r'^rhs = "(.*)"$', key.read_text(), flags=re.M)
+    assert rhs and any(needs in r for r in rhs) and not any("Piecewise" in r for r in rhs), rhs
+    check = CliRunner().invoke(main, ["check", str(key), "--json", "--jobs", "1"])
+    verdicts = [c["verdict"] for f in json.loads(check.stdout)["files"] for c in f["claims"]]
+    assert check.exit_code == 0 and len(verdicts) == len(rhs) and set(verdicts) == {"proved"}, check.stdout[-2000:]
+
+
+def test_case_split_claims_are_refuted_when_wrong(tmp_path: Path) -> None:
+    """The step() form is read by the checker as a real case split: the kink moved is caught."""
+    key = tmp_path / "key.toml"
+    assert run("L = relu(a*b)", "--at", "a=1,b=2", "--wrt", "a", "--toml", str(key)).exit_code == 0
+    text = key.read_text()
+    assert 'rhs = "b*step(a*b)"' in text
+    key.write_text(text.replace('rhs = "b*step(a*b)"', 'rhs = "b*step(a*b - 1)"'))
+    assert CliRunner().invoke(main, ["check", str(key), "--jobs", "1"]).exit_code == 1
+
+
+def test_toml_refuses_a_case_split_it_cannot_write(tmp_path: Path) -> None:
+    """A case split without an 'otherwise' piece has no step() form: one line that says why."""
+    from autograd_viz.explain.proof import Unwritable, claim_text, derivation_toml
+
+    a = sp.Symbol("a", real=True)
+    with pytest.raises(Unwritable, match="no 'otherwise' piece"):
+        claim_text(sp.Piecewise((a, a > 0)))
+    root, _ = build_steps("L = relu(a*b)", {"a": 1.0, "b": 2.0})
+    d = derive(root, ["a"])
+    d.gradients["a"].sympy = sp.Piecewise((sp.Symbol("b", real=True), a > 0))
+    with pytest.raises(ExplainError, match=r"^--toml: the gradient w.r.t. a cannot be written as a claim: .*"
+                                           r"no 'otherwise' piece") as info:
+        derivation_toml(d)
+    assert "\n" not in str(info.value)
+
+
+def test_toml_checks_its_claim_text_against_the_derived_formula(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim text that does not say what was derived is an error, never a file."""
+    from autograd_viz.explain import proof
+
+    root, _ = build_steps("L = relu(a*b)", {"a": 1.0, "b": 2.0})
+    d = derive(root, ["a"])
+    real = proof.claim_text
+    monkeypatch.setattr(proof, "claim_text", lambda expr: real(expr).replace("step(a*b)", "step(a*b - 5)"))
+    with pytest.raises(ExplainError, match="derived formula gives"):
+        proof.derivation_toml(d)
+
+
+def test_reserved_names_match_the_checker() -> None:
+    """explain --toml keeps its own copy of the checker's function names (importing the checker is slow)."""
+    from autograd_viz.check import spec
+    from autograd_viz.explain import proof
+
+    assert proof.CHECKER_FUNCTIONS == spec.CHECKER_FUNCTIONS and proof.RESERVED == spec.FUNCTIONS
 
 
 def test_cli_derivation_file_input() -> None:

@@ -71,7 +71,7 @@ def scalar_gradients(d: Derivation, root: Node, order: list[Node], labels: dict,
         budget = min(simplify_seconds, deadline - time.monotonic())
         ok, simple = within(budget, lambda: _simplify(chain, short_ops), size=sp.count_ops(chain))  # noqa: B023 (runs now)
         formula: Any = simple if ok else chain
-        expanded = formula.replace(sigma, lambda u: 1 / (1 + sp.exp(-u)))
+        expanded = expand_sigma(formula)
         if not ok:
             d.notes.append(f"the formula for {name} is shown unsimplified (simplification ran past its "
                            f"{simplify_seconds:g} s budget)")
@@ -124,6 +124,15 @@ def _sigma_class() -> Any:
             return 1 / (1 + sp.exp(-arg))
 
     return sigmoid
+
+
+def expand_sigma(expr: Any) -> Any:
+    """``expr`` with σ(u) written out in the op table's SymPy form of sigmoid, 1/(1 + e^(−u))."""
+    from autograd_viz.ops import EXPR_FUNCTIONS
+
+    form = EXPR_FUNCTIONS["sigmoid"].sympy
+    assert form is not None  # the op table gives sigmoid one
+    return expr.replace(_sigma_class(), form)
 
 
 def _at_point(expr: Any, symbols: list[Any], values: tuple | list) -> float:
