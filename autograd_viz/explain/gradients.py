@@ -102,7 +102,7 @@ def scalar_gradients(d: Derivation, root: Node, order: list[Node], labels: dict,
                                        f"sympy.diff of the whole expression differ at {xs} ({a} vs {b})")
             checked = "equals sympy.diff of the whole expression (at the point and three nearby points)"
         d.gradients[name] = Gradient(name=name, tex=labels[id(node)][1], value=float(value),
-                                     formula=_expr_text(formula), latex=_latex(formula), simplified=ok,
+                                     formula=_formula_text(formula), latex=_latex(formula), simplified=ok,
                                      checked=checked, sympy=formula)
 
 
@@ -171,8 +171,12 @@ def _simplify(expr: Any, short_ops: int) -> Any:
 
 
 def _latex(expr: Any) -> str:
-    """SymPy's LaTeX, with case splits written inline (``b if a b > 0 else 0``: mathtext and KaTeX-safe)."""
+    """SymPy's LaTeX with case splits as the op table writes them (``\\operatorname{relu}``, ``\\mathbb{1}(u > 0)``
+    for ``step``, :mod:`.stepform`), any other case split inline (``b if a b > 0 else 0``): mathtext and KaTeX-safe."""
     from sympy.printing.latex import LatexPrinter
+
+    from autograd_viz.explain.stepform import Unwritable, in_step_form
+    from autograd_viz.ops import EXPR_FUNCTIONS
 
     class _Printer(LatexPrinter):
         def _print_Piecewise(self, e: Any) -> str:
@@ -187,13 +191,35 @@ def _latex(expr: Any) -> str:
         def _print_sign(self, e: Any) -> str:
             return f"\\operatorname{{sign}}\\left({self._print(e.args[0])}\\right)"
 
-    return _Printer().doprint(expr)
+        def _print_Function(self, e: Any, exp: Any = None) -> str:
+            op = EXPR_FUNCTIONS.get(type(e).__name__)
+            if op is None or not op.latex or len(e.args) != 1 or op.attr_names:
+                return str(super()._print_Function(e, exp))
+            base = op.latex.format(x0=self._print(e.args[0]))
+            return f"{{{base}}}^{{{exp}}}" if exp is not None else base
+
+    try:
+        expr = in_step_form(expr)
+    except Unwritable:
+        pass
+    return str(_Printer().doprint(expr))
 
 
 def _number(value: float) -> Any:
     import sympy as sp
 
     return sp.Integer(int(value)) if value.is_integer() else sp.Rational(repr(value))
+
+
+def _formula_text(expr: Any) -> str:
+    """The gradient in the formula language, case splits as ``step(u)`` (:mod:`.stepform`); SymPy's own text
+    for a form the language has no words for."""
+    from autograd_viz.explain.stepform import Unwritable, to_text
+
+    try:
+        return to_text(expr)
+    except Unwritable:
+        return _expr_text(expr)
 
 
 def _expr_text(expr: Any) -> str:
