@@ -512,3 +512,41 @@ def test_huge_graphs_are_refused() -> None:
         s = s + a
     with pytest.raises(ExplainError, match="limited to 5,000"):
         explain(s)
+
+
+# --- the op table's newer functions (sin, cos, erf, Phi, softplus, step, sign) ----------------------------------
+@pytest.mark.parametrize("name", ["sin", "cos", "erf", "Phi", "softplus", "step", "sign"])
+def test_functions_of_the_op_table_are_explained_from_their_entries(name: str) -> None:
+    """Derivative texts such as ``(2/√π)·e^(−x²)`` are read from the op table, checked, written and rendered."""
+    from autograd_viz.ops.extra import EXTRA_OPS_BY_NAME
+    from autograd_viz.scalar import apply_unchecked
+
+    def build(av: float, bv: float) -> Value:
+        a, b = Value(av, name="a"), Value(bv, name="b")
+        out = apply_unchecked(EXTRA_OPS_BY_NAME[name], a * b - 0.2) * b
+        out.name = "L"
+        return out
+
+    out = explain(build(0.9, 0.7), format="json")
+    for var, (da, db) in {"a": (1e-6, 0.0), "b": (0.0, 1e-6)}.items():
+        fd = (build(0.9 + da, 0.7 + db).data - build(0.9 - da, 0.7 - db).data) / 2e-6
+        assert out["gradients"][var]["value"] == pytest.approx(fd, rel=1e-6, abs=1e-8), var
+    for tex in formulas(derive(build(0.9, 0.7))):
+        _renders(tex)
+
+
+def test_a_newer_function_gradient_is_proved_by_check(tmp_path: Path) -> None:
+    from autograd_viz.explain.proof import derivation_toml
+    from autograd_viz.ops.extra import EXTRA_OPS_BY_NAME
+    from autograd_viz.scalar import apply_unchecked
+
+    a, b = Value(0.9, name="a"), Value(0.7, name="b")
+    z = apply_unchecked(EXTRA_OPS_BY_NAME["erf"], a * b)
+    z.name = "z"
+    out = apply_unchecked(EXTRA_OPS_BY_NAME["sin"], z) + apply_unchecked(EXTRA_OPS_BY_NAME["Phi"], b)
+    out.name = "L"
+    key = tmp_path / "key.toml"
+    key.write_text(derivation_toml(derive(out)))
+    check = CliRunner().invoke(main, ["check", str(key), "--json", "--jobs", "1"])
+    verdicts = [c["verdict"] for f in json.loads(check.stdout)["files"] for c in f["claims"]]
+    assert check.exit_code == 0 and verdicts == ["proved", "proved"], check.stdout[-2000:]
