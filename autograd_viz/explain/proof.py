@@ -28,6 +28,10 @@ CHECKER_FUNCTIONS = frozenset({"max", "min", "diff", "nest", "Sum", "E", "Var", 
                                "det", "inv", "eye", "diag", "logdet"})
 #: Names a step or input of a derivation file cannot have.
 RESERVED = frozenset(EXPR_FUNCTIONS) | CHECKER_FUNCTIONS
+#: A name or one function call (``sin(z)``): substituted without parentheses.
+_CALL = re.compile(r"[A-Za-z_]\w*(\((?:[^()]|\([^()]*\))*\))?")
+
+
 def _quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a TOML basic string is a JSON string
 
@@ -41,7 +45,11 @@ def _inline(d: Derivation) -> list[tuple[str, str]]:
     for name, formula in d.steps:
         def sub(m: re.Match[str]) -> str:
             word = m.group(0)
-            return f"({texts[word]})" if word in texts else word
+            if word not in texts:
+                return word
+            before, after = m.string[:m.start()].rstrip()[-1:], m.string[m.end():].lstrip()[:1]
+            alone = before in ("(", ",") and after in (")", ",")  # a whole argument: no parentheses needed
+            return texts[word] if alone or _CALL.fullmatch(texts[word]) else f"({texts[word]})"
 
         text = re.sub(r"\b[A-Za-z_][A-Za-z0-9_]*\b", sub, formula)
         if name in unnamed:
