@@ -417,10 +417,10 @@ def test_case_split_claims_are_refuted_when_wrong(tmp_path: Path) -> None:
 
 def test_toml_refuses_a_case_split_it_cannot_write(tmp_path: Path) -> None:
     """A case split without an 'otherwise' piece has no step() form: one line that says why."""
-    from autograd_viz.explain.proof import Unwritable, claim_text, derivation_toml
+    from autograd_viz.explain.proof import claim_text, derivation_toml
 
     a = sp.Symbol("a", real=True)
-    with pytest.raises(Unwritable, match="no 'otherwise' piece"):
+    with pytest.raises(ExplainError, match="no 'otherwise' piece"):
         claim_text(sp.Piecewise((a, a > 0)))
     root, _ = build_steps("L = relu(a*b)", {"a": 1.0, "b": 2.0})
     d = derive(root, ["a"])

@@ -175,7 +175,7 @@ def _latex(expr: Any) -> str:
     for ``step``, :mod:`.stepform`), any other case split inline (``b if a b > 0 else 0``): mathtext and KaTeX-safe."""
     from sympy.printing.latex import LatexPrinter
 
-    from autograd_viz.explain.stepform import Unwritable, in_step_form
+    from autograd_viz.explain.stepform import in_step_form
     from autograd_viz.ops import EXPR_FUNCTIONS
 
     class _Printer(LatexPrinter):
@@ -200,7 +200,7 @@ def _latex(expr: Any) -> str:
 
     try:
         expr = in_step_form(expr)
-    except Unwritable:
+    except ExplainError:
         pass
     return str(_Printer().doprint(expr))
 
@@ -214,11 +214,11 @@ def _number(value: float) -> Any:
 def _formula_text(expr: Any) -> str:
     """The gradient in the formula language, case splits as ``step(u)`` (:mod:`.stepform`); SymPy's own text
     for a form the language has no words for."""
-    from autograd_viz.explain.stepform import Unwritable, to_text
+    from autograd_viz.explain.stepform import to_text
 
     try:
         return to_text(expr)
-    except Unwritable:
+    except ExplainError:
         return _expr_text(expr)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from autograd_viz.errors import ExplainError
 from autograd_viz.explain.model import Derivation
-from autograd_viz.explain.stepform import GRAMMAR, Unwritable, to_text
+from autograd_viz.explain.stepform import GRAMMAR, to_text
 from autograd_viz.expr import Evaluator, parse
 from autograd_viz.ops import EXPR_FUNCTIONS
 
@@ -60,7 +60,7 @@ def _inline(d: Derivation) -> list[tuple[str, str]]:
 
 
 def claim_text(expr: Any) -> str:
-    """A gradient formula (SymPy) as the right-hand side of a claim; raises :class:`Unwritable`."""
+    """A gradient formula (SymPy) as the right-hand side of a claim; raises :class:`ExplainError` saying why."""
     return to_text(expr)
 
 
@@ -123,7 +123,7 @@ def derivation_toml(d: Derivation) -> str:
                                "too large for symbolic gradients)")
         try:
             rhs = claim_text(g.sympy)
-        except Unwritable as exc:
+        except ExplainError as exc:
             raise ExplainError(f"--toml: the gradient w.r.t. {g.name} cannot be written as a claim: {exc}") from None
         _same_near(rhs, g, d)
         lhs_latex = "\\frac{\\partial " + d.output_tex + "}{\\partial " + g.tex + "}"

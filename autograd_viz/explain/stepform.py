@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograd_viz.errors import ExpressionError
+from autograd_viz.errors import ExplainError, ExpressionError
 from autograd_viz.expr import Grammar, parse
 from autograd_viz.ops import EXPR_FUNCTIONS
 
 #: What a formula may call: the op table's functions and max/min.
 GRAMMAR = Grammar(functions=frozenset(EXPR_FUNCTIONS) | {"max", "min"})
-
-
-class Unwritable(ValueError):
-    """A SymPy form the formula language has no words for; the message says which and why."""
 
 
 def _as_op(pw: Any) -> Any:
@@ -63,7 +59,7 @@ def _indicator(cond: Any) -> Any:
         return 1 - sp.Mul(*(1 - _indicator(c) for c in cond.args))
     if isinstance(cond, sp.Not):
         return 1 - _indicator(cond.args[0])
-    raise Unwritable(f"the condition {cond} is not a comparison of real numbers")
+    raise ExplainError(f"the condition {cond} is not a comparison of real numbers")
 
 
 def _fold(pw: Any) -> Any:
@@ -71,7 +67,7 @@ def _fold(pw: Any) -> Any:
     import sympy as sp
 
     if pw.args[-1][1] != sp.true:
-        raise Unwritable(f"the case split {pw} has no 'otherwise' piece (it is undefined for some inputs)")
+        raise ExplainError(f"the case split {pw} has no 'otherwise' piece (it is undefined for some inputs)")
     out = pw.args[-1][0]
     for value, cond in reversed(pw.args[:-1]):
         ind = _indicator(cond)
@@ -96,7 +92,7 @@ def in_step_form(expr: Any) -> Any:
 
 
 def to_text(expr: Any) -> str:
-    """``expr`` (SymPy, σ as ``sigmoid``) in the formula language; raises :class:`Unwritable`."""
+    """``expr`` (SymPy, σ as ``sigmoid``) in the formula language; raises :class:`ExplainError` saying why."""
     from sympy.printing.str import StrPrinter
 
     class _Printer(StrPrinter):
@@ -116,5 +112,5 @@ def to_text(expr: Any) -> str:
     try:
         parse(text, GRAMMAR, "the formula")
     except ExpressionError as exc:
-        raise Unwritable(f"{text[:80]!r} is not in the derivation language ({exc})") from None
+        raise ExplainError(f"{text[:80]!r} is not in the derivation language ({exc})") from None
     return text
