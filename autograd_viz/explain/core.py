@@ -9,6 +9,10 @@ Every number and formula is cross-checked before it is returned, and a failed ch
 * each gradient formula, built by the chain rule from the local derivative texts and simplified, must equal
   ``sympy.diff`` of the whole expression (symbolically within the time budget, else at several points), and
   its value must equal the engine's gradient. Tensor gradients are checked against central differences.
+
+This module builds the forward table and walks the backward pass; the pieces live beside it: :mod:`.model`
+(rows, terms, labels), :mod:`.terms` (checked local derivatives), :mod:`.gradients` (formulas vs ``sympy.diff``),
+:mod:`.differences` (central-difference checks).
 """
 
 from __future__ import annotations

@@ -41,6 +41,8 @@ def _replay(order: list[Node], override: dict[int, np.ndarray]) -> float:
 
 def tensor_gradients(d: Derivation, root: Node, order: list[Node], labels: dict, targets: list[Node],
                       rtol: float) -> None:
+    """Each tensor gradient as its chain-rule sum (matrix form), the engine's values checked entry by entry
+    against central differences (a sample of ``MAX_FD_ENTRIES`` for large inputs)."""
     rows = {r.name: r for r in d.backward}
     rng = np.random.default_rng(0)
     for node in targets:

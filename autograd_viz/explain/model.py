@@ -75,6 +75,8 @@ class Term:
 
 @dataclass
 class ForwardRow:
+    """One step of the forward table: its label, formula (text and LaTeX) and value."""
+
     name: str
     tex: str
     formula: str
@@ -85,6 +87,8 @@ class ForwardRow:
 
 @dataclass
 class BackwardRow:
+    """One node of the backward pass: its adjoint and the consumer terms summed into it (none for the seed)."""
+
     name: str
     tex: str
     bar_tex: str
@@ -96,6 +100,8 @@ class BackwardRow:
 
 @dataclass
 class Gradient:
+    """One requested gradient: value, formula (text, LaTeX, SymPy) and how it was checked."""
+
     name: str
     tex: str
     value: Any
@@ -126,10 +132,12 @@ class Derivation:
 
 # --- labels --------------------------------------------------------------------------------------------------
 def is_const(node: Node) -> bool:
+    """A constant leaf (a number in the formula), not an input."""
     return node.op is None and (node.role == "const" or (node.name is None and not node.requires_grad))
 
 
 def number_label(value: float) -> str:
+    """A constant as a label, parenthesised when negative."""
     text = f"{value:.10g}"
     return f"({text})" if value < 0 else text
 
@@ -163,6 +171,7 @@ def make_labels(order: list[Node]) -> dict[int, tuple[str, str]]:
 
 
 def close(a: Any, b: Any, rtol: float, atol: float) -> bool:
+    """Equal shapes and entries within tolerance (nan matches nan, inf matches the same inf)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         return False
@@ -173,6 +182,7 @@ def close(a: Any, b: Any, rtol: float, atol: float) -> bool:
 
 
 def show(value: Any) -> str:
+    """A number or array for an error message."""
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim == 0:
         return f"{float(arr):.10g}"
@@ -181,6 +191,7 @@ def show(value: Any) -> str:
 
 
 def plain(value: Any) -> Any:
+    """A value for the JSON contract: a float, or nested lists of floats."""
     arr = np.asarray(value)
     if arr.ndim == 0:
         return float(arr)

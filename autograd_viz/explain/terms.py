@@ -43,6 +43,7 @@ def _attrs_key(attrs: dict | None) -> tuple:
 
 
 def text_tree(op: OpDef, i: int, attrs: dict | None) -> tuple[str, Any]:
+    """The op table's derivative text w.r.t. input ``i`` with placeholder names, and its parsed tree."""
     text = op.local_derivative(i, list(PLACEHOLDERS[: op.arity]), "qout", attrs)
     return text, localtext.parse_local(text)
 
