@@ -550,3 +550,13 @@ def test_a_newer_function_gradient_is_proved_by_check(tmp_path: Path) -> None:
     check = CliRunner().invoke(main, ["check", str(key), "--json", "--jobs", "1"])
     verdicts = [c["verdict"] for f in json.loads(check.stdout)["files"] for c in f["claims"]]
     assert check.exit_code == 0 and verdicts == ["proved", "proved"], check.stdout[-2000:]
+
+
+def test_toml_refuses_chain_form_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A graph too large for formulas in the inputs has no claim to write: one line saying so."""
+    from autograd_viz.explain.proof import derivation_toml
+
+    monkeypatch.setattr(derive_module, "MAX_SYMBOLIC_OPS", 3)
+    root, _ = build_steps(NOTES, {"a": 0.5, "b": -1, "x0": 2, "y0": 1})
+    with pytest.raises(ExplainError, match=r"^--toml: the gradient w.r.t. \w+ has no formula in the inputs"):
+        derivation_toml(derive(root))
