@@ -6,6 +6,11 @@ Each case is timed warm (in this process, after one run; median of ``--repeat``)
 
     python benchmarks/bench_explain.py              # 5 repeats
     python benchmarks/bench_explain.py --repeat 3
+    python benchmarks/bench_explain.py --cold-compare ../other-checkout --repeat 5
+
+``--cold-compare DIR`` times only the cold notes' example, alternating run by run between ``DIR`` (put first on
+``PYTHONPATH``) and this checkout, with ``python -c "import sympy"`` as the floor: min and median of each, wall
+clock and the child's CPU time (user + system; less sensitive to a shared machine's load).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -79,11 +85,45 @@ def cold_mlp(repeat: int) -> float:
     return statistics.median(times)
 
 
+def cold_compare(other: Path, repeat: int) -> None:
+    """Cold notes' example in ``other`` and here, alternating, and the ``import sympy`` floor: min/median."""
+    exe = str(Path(sys.executable).with_name("autograd-viz"))
+    here = str(Path(__file__).resolve().parents[1])
+    notes = [exe, "explain", NOTES, "--at", "a=0.5,b=-1,x0=2,y0=1"]
+    cases = {f"before ({other})": (notes, str(other.resolve())), f"after ({here})": (notes, here),
+             'python -c "import sympy"': ([sys.executable, "-c", "import sympy"], here)}
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    load = os.getloadavg()
+    for _ in range(repeat):
+        for name, (cmd, path) in cases.items():
+            env = {**os.environ, "PYTHONPATH": path}
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
+            times[name].append(time.perf_counter() - t)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[name].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    print(f"# Python {platform.python_version()}, {os.cpu_count()} cores, load average {load[0]:.2f} at the start, "
+          f"{os.getloadavg()[0]:.2f} at the end; {repeat} runs each, alternating")
+    print("| cold run | wall min s | wall median s | CPU min s | CPU median s | wall runs |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for name, ts in times.items():
+        cs = cpu[name]
+        print(f"| {name} | {min(ts):.3f} | {statistics.median(ts):.3f} | {min(cs):.3f} | {statistics.median(cs):.3f} "
+              f"| {' '.join(f'{t:.2f}' for t in ts)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cold-compare", type=Path, metavar="DIR",
+                        help="only the cold notes' example: DIR's checkout against this one, alternating")
     args = parser.parse_args()
     r = args.repeat
+    if args.cold_compare is not None:
+        cold_compare(args.cold_compare, r)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="bench_explain_"))
     print(f"# Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, median of {r}")

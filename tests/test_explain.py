@@ -387,11 +387,68 @@ def test_toml_with_a_wrong_formula_is_refuted_by_check(tmp_path: Path) -> None:
     assert check.exit_code == 1
 
 
-def test_cli_toml_refuses_piecewise_gradients(tmp_path: Path) -> None:
-    result = run("L = relu(a*b)", "--at", "a=1,b=2", "--toml", str(tmp_path / "k.toml"))
-    assert result.exit_code == 2
-    assert result.stderr.startswith("error: --toml: the gradient w.r.t. a")
-    assert not (tmp_path / "k.toml").exists()
+@pytest.mark.parametrize(("program", "at", "needs"), [
+    ("L = relu(a*b)", "a=1,b=2", "step(a*b)"),
+    ("L = abs(a - b) + tanh(a)", "a=1,b=2", "sign(a - b)"),
+    ("L = leaky_relu(a - 2*b, 0.1)", "a=1,b=2", "step(a - 2*b)"),
+    ("h = relu(a*x + b); L = abs(h - y) + leaky_relu(b, 0.1)", "a=0.5,x=2,y=3,b=1", "relu(b + a*x)"),
+])
+def test_toml_round_trip_of_case_split_gradients(tmp_path: Path, program: str, at: str, needs: str) -> None:
+    """relu, abs and leaky_relu gradients are written with step() and sign() and proved by the checker."""
+    key = tmp_path / "key.toml"
+    result = run(program, "--at", at, "--toml", str(key))
+    assert result.exit_code == 0, result.output
+    rhs = re.findall(r'^rhs = "(.*)"$', key.read_text(), flags=re.M)
+    assert rhs and any(needs in r for r in rhs) and not any("Piecewise" in r for r in rhs), rhs
+    check = CliRunner().invoke(main, ["check", str(key), "--json", "--jobs", "1"])
+    verdicts = [c["verdict"] for f in json.loads(check.stdout)["files"] for c in f["claims"]]
+    assert check.exit_code == 0 and len(verdicts) == len(rhs) and set(verdicts) == {"proved"}, check.stdout[-2000:]
+
+
+def test_case_split_claims_are_refuted_when_wrong(tmp_path: Path) -> None:
+    """The step() form is read by the checker as a real case split: the kink moved is caught."""
+    key = tmp_path / "key.toml"
+    assert run("L = relu(a*b)", "--at", "a=1,b=2", "--wrt", "a", "--toml", str(key)).exit_code == 0
+    text = key.read_text()
+    assert 'rhs = "b*step(a*b)"' in text
+    key.write_text(text.replace('rhs = "b*step(a*b)"', 'rhs = "b*step(a*b - 1)"'))
+    assert CliRunner().invoke(main, ["check", str(key), "--jobs", "1"]).exit_code == 1
+
+
+def test_toml_refuses_a_case_split_it_cannot_write(tmp_path: Path) -> None:
+    """A case split without an 'otherwise' piece has no step() form: one line that says why."""
+    from autograd_viz.explain.proof import claim_text, derivation_toml
+
+    a = sp.Symbol("a", real=True)
+    with pytest.raises(ExplainError, match="no 'otherwise' piece"):
+        claim_text(sp.Piecewise((a, a > 0)))
+    root, _ = build_steps("L = relu(a*b)", {"a": 1.0, "b": 2.0})
+    d = derive(root, ["a"])
+    d.gradients["a"].sympy = sp.Piecewise((sp.Symbol("b", real=True), a > 0))
+    with pytest.raises(ExplainError, match=r"^--toml: the gradient w.r.t. a cannot be written as a claim: .*"
+                                           r"no 'otherwise' piece") as info:
+        derivation_toml(d)
+    assert "\n" not in str(info.value)
+
+
+def test_toml_checks_its_claim_text_against_the_derived_formula(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim text that does not say what was derived is an error, never a file."""
+    from autograd_viz.explain import proof
+
+    root, _ = build_steps("L = relu(a*b)", {"a": 1.0, "b": 2.0})
+    d = derive(root, ["a"])
+    real = proof.claim_text
+    monkeypatch.setattr(proof, "claim_text", lambda expr: real(expr).replace("step(a*b)", "step(a*b - 5)"))
+    with pytest.raises(ExplainError, match="derived formula gives"):
+        proof.derivation_toml(d)
+
+
+def test_reserved_names_match_the_checker() -> None:
+    """explain --toml keeps its own copy of the checker's function names (importing the checker is slow)."""
+    from autograd_viz.check import spec
+    from autograd_viz.explain import proof
+
+    assert proof.CHECKER_FUNCTIONS == spec.CHECKER_FUNCTIONS and proof.RESERVED == spec.FUNCTIONS
 
 
 def test_cli_derivation_file_input() -> None:
@@ -455,3 +512,51 @@ def test_huge_graphs_are_refused() -> None:
         s = s + a
     with pytest.raises(ExplainError, match="limited to 5,000"):
         explain(s)
+
+
+# --- the op table's newer functions (sin, cos, erf, Phi, softplus, step, sign) ----------------------------------
+@pytest.mark.parametrize("name", ["sin", "cos", "erf", "Phi", "softplus", "step", "sign"])
+def test_functions_of_the_op_table_are_explained_from_their_entries(name: str) -> None:
+    """Derivative texts such as ``(2/√π)·e^(−x²)`` are read from the op table, checked, written and rendered."""
+    from autograd_viz.ops.extra import EXTRA_OPS_BY_NAME
+    from autograd_viz.scalar import apply_unchecked
+
+    def build(av: float, bv: float) -> Value:
+        a, b = Value(av, name="a"), Value(bv, name="b")
+        out = apply_unchecked(EXTRA_OPS_BY_NAME[name], a * b - 0.2) * b
+        out.name = "L"
+        return out
+
+    out = explain(build(0.9, 0.7), format="json")
+    for var, (da, db) in {"a": (1e-6, 0.0), "b": (0.0, 1e-6)}.items():
+        fd = (build(0.9 + da, 0.7 + db).data - build(0.9 - da, 0.7 - db).data) / 2e-6
+        assert out["gradients"][var]["value"] == pytest.approx(fd, rel=1e-6, abs=1e-8), var
+    for tex in formulas(derive(build(0.9, 0.7))):
+        _renders(tex)
+
+
+def test_a_newer_function_gradient_is_proved_by_check(tmp_path: Path) -> None:
+    from autograd_viz.explain.proof import derivation_toml
+    from autograd_viz.ops.extra import EXTRA_OPS_BY_NAME
+    from autograd_viz.scalar import apply_unchecked
+
+    a, b = Value(0.9, name="a"), Value(0.7, name="b")
+    z = apply_unchecked(EXTRA_OPS_BY_NAME["erf"], a * b)
+    z.name = "z"
+    out = apply_unchecked(EXTRA_OPS_BY_NAME["sin"], z) + apply_unchecked(EXTRA_OPS_BY_NAME["Phi"], b)
+    out.name = "L"
+    key = tmp_path / "key.toml"
+    key.write_text(derivation_toml(derive(out)))
+    check = CliRunner().invoke(main, ["check", str(key), "--json", "--jobs", "1"])
+    verdicts = [c["verdict"] for f in json.loads(check.stdout)["files"] for c in f["claims"]]
+    assert check.exit_code == 0 and verdicts == ["proved", "proved"], check.stdout[-2000:]
+
+
+def test_toml_refuses_chain_form_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A graph too large for formulas in the inputs has no claim to write: one line saying so."""
+    from autograd_viz.explain.proof import derivation_toml
+
+    monkeypatch.setattr(derive_module, "MAX_SYMBOLIC_OPS", 3)
+    root, _ = build_steps(NOTES, {"a": 0.5, "b": -1, "x0": 2, "y0": 1})
+    with pytest.raises(ExplainError, match=r"^--toml: the gradient w.r.t. \w+ has no formula in the inputs"):
+        derivation_toml(derive(root))

@@ -48,7 +48,6 @@ def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, 
     """
     from autograd_viz import steps
     from autograd_viz.explain import ExplainError, derive, render
-    from autograd_viz.io import atomic_write_text
 
     names = [w.strip() for w in wrt.split(",") if w.strip()] or None
     if step is not None and not expr.endswith(".toml"):
@@ -84,10 +83,13 @@ def explain_command(expr: str, at: str, wrt: str, fmt: str, output: str | None, 
             click.echo(f"wrote {draw_path}", err=True)
         if toml_path:
             from autograd_viz.explain.proof import derivation_toml
+            from autograd_viz.io import atomic_write_text
 
             atomic_write_text(toml_path, derivation_toml(derivation))
             click.echo(f"wrote {toml_path} (prove it: autograd-viz check {toml_path})", err=True)
     if output:
+        from autograd_viz.io import atomic_write_text
+
         atomic_write_text(output, text if text.endswith("\n") else text + "\n")
         click.echo(f"wrote {output}", err=True)
     else:

@@ -17,14 +17,16 @@ import numpy as np
 
 from autograd_viz.errors import ExpressionError, LocalTextError
 from autograd_viz.expr import Evaluator, Grammar, names_in, parse
-from autograd_viz.ops import EXPR_FUNCTIONS, ArrayMath
+from autograd_viz.ops import EXPR_FUNCTIONS, ArrayMath, OpDef
 
-#: The op table's one-input functions (sin, cos, erf, Phi, ...): a derivative text may use any of them.
-_OP_FUNCS = {name: op for name, op in EXPR_FUNCTIONS.items() if op.arity == 1 and not op.attr_names and op.sympy}
-_FUNCS = frozenset({"sigmoid", "tanh", "exp", "log", "sqrt", "sign", "abs", "pos", "where_pos", "relu", *_OP_FUNCS})
-GRAMMAR = Grammar(functions=_FUNCS, matmul=True, attributes=frozenset({"T"}))
+#: The functions a derivative text may use: the op table's one-argument functions (sin, erf, sigmoid, ...), plus
+#: ``pos(u)`` for Iverson's [u > 0] and ``where_pos(c, a, b)`` for "a if c > 0 else b".
+_OPS: dict[str, OpDef] = {name: op for name, op in EXPR_FUNCTIONS.items() if op.arity == 1 and not op.attr_names}
+_FUNCS = frozenset(_OPS) | {"pos", "where_pos"}
+GRAMMAR = Grammar(functions=_FUNCS, matmul=True, attributes=frozenset({"T"}), extra_names=frozenset({"pi"}))
 _TOKEN = re.compile(r"\s*(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+|[A-Za-z_][A-Za-z0-9_]*|\*\*|.)")
-_SIMPLE = {"−": "-", "×": "*", "·": "*", "÷": "/", "σ": "sigmoid", "ḡ": "g", "ᵀ": ".T", "⊙": "*", "^": "**", "π": "pi"}
+_SIMPLE = {"−": "-", "×": "*", "·": "*", "÷": "/", "σ": "sigmoid", "ḡ": "g", "ᵀ": ".T", "⊙": "*", "π": "pi",
+           "^": "**"}
 _ARG = r"(\([^()]*\)|[A-Za-z0-9_.]+)"
 
 
@@ -44,6 +46,7 @@ def to_expression(text: str) -> str:
     if m:
         s = f"where_pos({m.group(2)}, {m.group(1)}, {m.group(3)})"
     s = re.sub(r"\[([^\[\]]+?) > 0\]", r"pos(\1)", s)
+    s = re.sub(r"(?<![A-Za-z0-9_])e\^\(", "exp(", s)  # e^(−x²) -> exp(−x²)
     for old, new in _SIMPLE.items():
         s = s.replace(old, new)
     s = re.sub(r"\bln\s*" + _ARG, r"log(\1)", s)
@@ -93,16 +96,17 @@ def free_names(tree: ast.expr) -> list[str]:
 
 
 # --- numbers -------------------------------------------------------------------------------------------------
-def _sigmoid(x: Any) -> Any:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+def _op_numeric(op: OpDef) -> Callable[[Any], Any]:
+    def f(x: Any) -> Any:
+        out = op.forward(ArrayMath, np.asarray(x, dtype=np.float64))
+        return out[0] if op.saves else out
+    return f
 
 
 _NUMERIC: dict[str, Callable[..., Any]] = {
-    **{name: (lambda x, op=op: op.forward(ArrayMath, np.asarray(x, dtype=np.float64))) for name, op in
-       _OP_FUNCS.items()},
-    "sigmoid": _sigmoid, "tanh": np.tanh, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sign": np.sign,
-    "abs": np.abs, "pos": lambda x: (np.asarray(x) > 0).astype(np.float64),
-    "where_pos": lambda c, a, b: np.where(np.asarray(c) > 0, a, b), "relu": lambda x: np.maximum(x, 0.0),
+    **{name: _op_numeric(op) for name, op in _OPS.items()},
+    "pos": lambda x: (np.asarray(x) > 0).astype(np.float64),
+    "where_pos": lambda c, a, b: np.where(np.asarray(c) > 0, a, b),
 }
 
 
@@ -110,9 +114,9 @@ def evaluate(tree: ast.expr, values: Mapping[str, Any]) -> Any:
     """The derivative text's value with each name replaced by ``values[name]`` (floats or float64 arrays)."""
 
     def name(n: str, node: ast.Name) -> Any:
-        if n == "pi" and n not in values:
-            return np.pi
         if n not in values:
+            if n == "pi":
+                return np.pi
             raise LocalTextError(f"the derivative text uses {n!r}, which is not an input of the op")
         return values[n]
 
@@ -131,19 +135,16 @@ def evaluate_sympy(tree: ast.expr, values: Mapping[str, Any], sigmoid: Callable[
     keep σ as a function instead of 1/(1 + e^(−x))."""
     import sympy as sp
 
-    funcs: dict[str, Callable[..., Any]] = {
-        **{name: op.sympy for name, op in _OP_FUNCS.items() if op.sympy is not None},
-        "sigmoid": sigmoid or (lambda x: 1 / (1 + sp.exp(-x))), "tanh": sp.tanh, "exp": sp.exp, "log": sp.log,
-        "sqrt": sp.sqrt,
-        "sign": sp.sign, "abs": sp.Abs, "pos": lambda x: sp.Piecewise((1, x > 0), (0, True)),
-        "where_pos": lambda c, a, b: sp.Piecewise((a, c > 0), (b, True)),
-        "relu": lambda x: sp.Piecewise((x, x > 0), (0, True)),
-    }
+    funcs: dict[str, Callable[..., Any]] = {name: op.sympy for name, op in _OPS.items() if op.sympy is not None}
+    funcs.update({"pos": lambda x: sp.Piecewise((1, x > 0), (0, True)),
+                  "where_pos": lambda c, a, b: sp.Piecewise((a, c > 0), (b, True))})
+    if sigmoid is not None:
+        funcs["sigmoid"] = sigmoid
 
     def name(n: str, node: ast.Name) -> Any:
-        if n == "pi" and n not in values:
-            return sp.pi
         if n not in values:
+            if n == "pi":
+                return sp.pi
             raise LocalTextError(f"the derivative text uses {n!r}, which is not an input of the op")
         return values[n]
 
@@ -194,8 +195,9 @@ def _tex(node: ast.AST, names: Mapping[str, str], parent: int) -> str:
             return f"\\left[{args[0]} > 0\\right]"
         if fn == "where_pos":
             return f"\\left({args[1]}\\ \\mathrm{{if}}\\ {args[0]} > 0\\ \\mathrm{{else}}\\ {args[2]}\\right)"
-        if fn in _OP_FUNCS and len(args) == 1:
-            return _OP_FUNCS[fn].latex_text(args)
+        known = _OPS.get(fn)
+        if known is not None and known.latex and len(args) == 1:
+            return known.latex.format(x0=args[0])
         return f"\\operatorname{{{fn}}}\\left({', '.join(args)}\\right)"
     if isinstance(node, ast.BinOp):
         prec = _PREC[type(node.op)]

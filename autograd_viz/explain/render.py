@@ -1,4 +1,4 @@
-"""A checked :class:`~autograd_viz.explain.core.Derivation` as Markdown (``$…$`` math for GitHub and
+"""A checked :class:`~autograd_viz.explain.model.Derivation` as Markdown (``$…$`` math for GitHub and
 Jupyter), a LaTeX fragment (``align*``) or the JSON contract of ``autograd-viz explain --format json``."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.explain.core import BackwardRow, Derivation, Term, tex_bar
 from autograd_viz.explain.localtext import format_number
+from autograd_viz.explain.model import BackwardRow, Derivation, Term, tex_bar
 
 MAX_SHOWN = 16  # tensor entries written out in Markdown/LaTeX; larger tensors are summarised
 
@@ -156,7 +156,7 @@ def markdown(d: Derivation) -> str:
 
 
 def _tex_label(d: Derivation, name: str) -> str:
-    from autograd_viz.explain.core import tex_name
+    from autograd_viz.explain.model import tex_name
 
     return tex_name(name)
 
