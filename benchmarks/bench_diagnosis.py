@@ -3,6 +3,7 @@ mistakes fixtures, apply one mutation of each kind that fits the claim's rhs, ke
 refutes, and count how often the diagnosis names the mutation's kind, another kind, or nothing.
 
     python benchmarks/bench_diagnosis.py            # prints the table and the figures for BENCHMARKS.md
+    python benchmarks/bench_diagnosis.py --kind missing-term --show   # one kind; print every mutant
 
 A mutant whose edit is equivalent to another kind's (dropping the factor 2 is a factor, not a chain factor) is
 counted under the kind of the edit that was made, so an equivalent diagnosis counts as "wrong" here: the figure
@@ -39,7 +40,8 @@ def _product(fs: list[ast.AST]) -> ast.expr:
     return out
 
 
-def mutants(rhs: str, matrices: set[str], sizes: list[str]) -> list[tuple[str, str]]:
+def mutants(rhs: str, matrices: set[str], sizes: list[str], scalars: set[str] = frozenset()
+            ) -> list[tuple[str, str]]:
     """(kind, mutated rhs) for each mutation kind that applies to ``rhs``."""
     tree = ast.parse(rhs, mode="eval").body
     out: list[tuple[str, str]] = [("sign", f"-({rhs})"), ("factor", f"2*({rhs})")]
@@ -84,7 +86,10 @@ def mutants(rhs: str, matrices: set[str], sizes: list[str]) -> list[tuple[str, s
     if len(fs) >= 2 and names:  # a local-derivative factor left out
         out.append(("chain-factor", ast.unparse(_product([g for g in fs if g is not names[-1]]))))
     if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Add):
-        out.append(("missing-term", ast.unparse(tree.left)))
+        out.append(("missing-term", ast.unparse(tree.left)))  # the last term left out
+    used = [n.id for n in nodes if isinstance(n, ast.Name) and n.id in scalars]
+    if used and not any(isinstance(n, ast.Name) and n.id in matrices for n in nodes):
+        out.append(("missing-term", f"{rhs} + {used[0]}**2"))  # an extra term
     return out
 
 
@@ -104,7 +109,7 @@ def corpus() -> list[tuple[object, object, str]]:
                 continue
             if "E(" in claim.rhs or "Var(" in claim.rhs or "E(" in (claim.lhs or "") or "Var(" in (claim.lhs or ""):
                 continue
-            for kind, rhs in mutants(claim.rhs, matrices, sizes):
+            for kind, rhs in mutants(claim.rhs, matrices, sizes, set(spec.symbols) - set(sizes)):
                 mutant = dataclasses.replace(claim, rhs=rhs, expect="fails", rhs_latex=None,
                                              name=f"{kind}: {claim.name}")
                 tasks.append((spec, mutant, kind))
@@ -112,7 +117,10 @@ def corpus() -> list[tuple[object, object, str]]:
 
 
 def main() -> None:
-    tasks = corpus()
+    args = sys.argv[1:]
+    only = args[args.index("--kind") + 1] if "--kind" in args else None
+    show = "--show" in args
+    tasks = [t for t in corpus() if only is None or t[2] == only]
     start = time.perf_counter()
     results = run_claims([(s, c) for s, c, _ in tasks], timeout=10.0, jobs=2)
     wall = time.perf_counter() - start
@@ -126,6 +134,9 @@ def main() -> None:
         per_kind.setdefault(kind, Counter())[bucket] += 1
         if bucket == "wrong":
             print(f"  wrong: {claim.name} | mutant rhs {claim.rhs} | named {named}: {r.diagnosis['text']}")
+        elif show:
+            print(f"  {bucket}: {claim.name} | lhs {claim.lhs} | mutant rhs {claim.rhs} | correct {r.correct}"
+                  + (f" | {r.diagnosis['text']}" if r.diagnosis else ""))
         if spec.matrices and any(m in (claim.rhs or "") for m in spec.matrices):
             one_line = bool(r.correct) and "_0_0" not in r.correct and len(r.correct) <= 100
             matrix_forms["matrix notation, one line" if one_line else "not"] += 1

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ast
 import functools
+import itertools
 import random
 import time
+from collections.abc import Iterator
 from typing import Any, cast
 
 import sympy as sp
@@ -20,7 +22,8 @@ import sympy as sp
 from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget
 from autograd_viz.check.diagnose_ast import _src
-from autograd_viz.check.diagnose_edits import Candidate, _Context, candidates
+from autograd_viz.check.diagnose_edits import Candidate, _Context, candidates, path_candidates, you_of
+from autograd_viz.check.diagnose_terms import term_candidates
 from autograd_viz.check.model import Model, is_matrix
 from autograd_viz.check.spec import GRAMMAR, Spec, parse
 from autograd_viz.errors import AutogradVizError
@@ -65,6 +68,82 @@ class _Points:
 
 def _entries(v: Any) -> list[Any]:
     return list(v) if is_matrix(v) else [v]
+
+
+def _numbers(entries: list[Any], point: dict) -> list[Any] | None:
+    out = [sp.N(e.xreplace(point), 15) for e in entries]
+    if any(not x.is_number or x.has(sp.nan, sp.zoo, sp.oo, -sp.oo) for x in out):
+        return None
+    return out
+
+
+class _Screen:
+    """Numbers for every definition at each point, so that a candidate is screened from its shallow value (the
+    definitions as placeholders: a few small expressions) rather than from its full expansion, which for a
+    matrix claim is large and slow to evaluate. The lhs values are computed once per point."""
+
+    def __init__(self, model: Model, points: _Points, lhs: Any) -> None:
+        self.model, self.points = model, points
+        self.shape = lhs.shape if is_matrix(lhs) else None
+        self.lhs = _entries(lhs)
+        self.lhs_values: dict[int, list[Any] | None] = {}
+        self.defs: dict[int, dict | None] = {}
+        placeholders: set = set()
+        for ph in model.placeholders.values():
+            placeholders |= set(_entries(ph))
+        base: set = set()
+        for e in self.lhs:
+            base |= e.free_symbols
+        for v in model.shallow.values():
+            for e in _entries(v):
+                base |= e.free_symbols
+        self.base = base - placeholders
+
+    def lhs_at(self, k: int) -> list[Any] | None:
+        if k not in self.lhs_values:
+            self.lhs_values[k] = _numbers(self.lhs, self.points.at(k, self.base))
+        return self.lhs_values[k]
+
+    def defs_at(self, k: int) -> dict | None:
+        """The point with every definition's placeholder given its number there (None if one has none)."""
+        if k not in self.defs:
+            values: dict | None = dict(self.points.at(k, self.base))
+            for name in self.model.order:
+                ph, v = self.model.placeholders[name], self.model.shallow[name]
+                got = _numbers(_entries(v), cast(dict, values))
+                if got is None:
+                    values = None
+                    break
+                cast(dict, values).update(zip(_entries(ph), got, strict=True))
+            self.defs[k] = values
+        return self.defs[k]
+
+    def agrees(self, shallow: Any) -> bool | None:
+        """Whether the candidate (its shallow value) equals the lhs at the points; None when it cannot tell."""
+        if (shallow.shape if is_matrix(shallow) else None) != self.shape:
+            return False
+        b_entries = _entries(shallow)
+        e = self.points.entry
+        if e is not None and self.points.points[0] and e < len(self.lhs):  # quick reject: the entry that differed
+            a, d = self.lhs_at(0), self.defs_at(0)
+            if a is not None and d is not None:
+                y = _numbers([b_entries[e]], d)
+                if y is not None and not _close(a[e], y[0]):
+                    return False
+        valid = 0
+        for k in range(len(self.points.points)):
+            a, d = self.lhs_at(k), self.defs_at(k)
+            if d is None:
+                return None
+            if any(not x.free_symbols <= d.keys() for x in b_entries):
+                return None  # a name the screen has no number for: the full check decides
+            b = _numbers(b_entries, d)
+            if a is None or b is None:  # not finite at this point
+                continue
+            if not all(_close(x, y) for x, y in zip(a, b, strict=True)):
+                return False
+            valid += 1
+        return valid >= 2
 
 
 def _agrees(lhs: Any, cand: Any, points: _Points, lhs_cache: dict) -> bool:
@@ -134,9 +213,13 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
             and len(lhs_tree.args) == 2 and all(isinstance(a, ast.Name) for a in lhs_tree.args):
         ctx.target = (cast(ast.Name, lhs_tree.args[0]).id, cast(ast.Name, lhs_tree.args[1]).id)
     points = _Points(spec, first_point, random.Random(4242), entry)
+    screen = _Screen(model, points, lhs)
     cache: dict = {}
     seen: set[str] = set()
-    for cand in candidates(rhs_tree, lhs_name, ctx):
+    stream = itertools.chain(path_candidates(rhs_tree, lhs_name, ctx),
+                             _terms(lhs, rhs_tree, lhs_name, model, budget),
+                             candidates(rhs_tree, lhs_name, ctx))
+    for cand in stream:
         if time.monotonic() > deadline:
             return None
         if cand.tree is None:
@@ -147,8 +230,11 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
         seen.add(text)
         try:
             tree = parse(text, GRAMMAR, "repaired rhs")
+            screened = screen.agrees(model.value(tree, {}, "repaired rhs"))
+            if screened is False:
+                continue
             value = model.full(tree, "repaired rhs")
-            if not _agrees(lhs, value, points, cache):
+            if screened is None and not _agrees(lhs, value, points, cache):
                 continue
             how = _verify(lhs, value, spec, budget)
             if how is None:
@@ -161,6 +247,15 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
             continue
         return {"kind": cand.kind, "text": cand.text, "repaired": text, "verified": how}
     return None
+
+
+def _terms(lhs: Any, rhs_tree: ast.expr, lhs_name: str, model: Model, budget: Budget) -> Iterator[Candidate]:
+    """The missing or extra terms of a sum (:mod:`diagnose_terms`), none when the rhs does not evaluate."""
+    try:
+        rhs = model.full(rhs_tree, "rhs")
+    except (AutogradVizError, ValueError, TypeError):
+        return
+    yield from term_candidates(lhs, rhs, rhs_tree, you_of(lhs_name), model, budget)
 
 
 def _other_size(spec: Spec, sizes: dict[str, int], lhs_tree: ast.expr, tree: ast.expr, how: str) -> str | None:

@@ -67,9 +67,28 @@ class _Context:
         self.target: tuple[str, str] | None = None  # (L, v) when the claim's lhs is diff(L, v)
 
 
+def you_of(lhs_name: str) -> str:
+    """How a diagnosis addresses the student: "Your diff(L, w)" (the claim's lhs when it is short)."""
+    return f"Your {lhs_name}" if len(lhs_name) <= 24 else "Your right-hand side"
+
+
+def path_candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candidate]:
+    """missing-term: a chain-rule path left out (lhs diff(L, v): the path through a definition d that uses v)."""
+    if ctx.target is None:
+        return
+    out, v = ctx.target
+    whole = _src(tree)
+    for d, dtree in ctx.spec.define.items():
+        if d == out or d in ctx.matrices or v not in {x.id for x in ast.walk(dtree) if isinstance(x, ast.Name)}:
+            continue
+        term = f"diff({out}, {d}) * diff({d}, {v})"
+        yield Candidate("missing-term", f"{you_of(lhs_name)} leaves out the path through {d}: the term {term} is "
+                        "missing.", _expr(f"{whole} + {term}"))
+
+
 def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candidate]:
     """Every edit of the rhs ``tree``, most specific kinds first (the first verified one is the diagnosis)."""
-    you = f"Your {lhs_name}" if len(lhs_name) <= 24 else "Your right-hand side"
+    you = you_of(lhs_name)
     whole = _src(tree)
     nodes = _nodes(tree)
     values = _value_names(tree)
@@ -204,16 +223,6 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candida
                 factor = _local(ctx, d, u)
                 yield Candidate("chain-factor", f"{you} is missing the local derivative ∂{d}/∂{u} = {factor}: "
                                 f"the chain rule needs it as a factor.", _expr(f"({whole}) * {factor}"))
-    # missing-term: a chain-rule path left out (diff(L, v): the path through a definition d that uses v)
-    target = ctx.target
-    if target is not None:
-        out, v = target
-        for d, dtree in ctx.spec.define.items():
-            if d == out or d in ctx.matrices or v not in {x.id for x in ast.walk(dtree) if isinstance(x, ast.Name)}:
-                continue
-            term = f"diff({out}, {d}) * diff({d}, {v})"
-            yield Candidate("missing-term", f"{you} leaves out the path through {d}: the term {term} is missing.",
-                            _expr(f"{whole} + {term}"))
 
 
 def _local(ctx: _Context, d: str, u: str) -> str:

@@ -1,0 +1,80 @@
+"""A SymPy value written back in the claim's own names, for the student: the definitions folded in (``x*phi``
+rather than ``sqrt(2)*x*exp(-x**2/2)/(2*sqrt(pi))``), matrix entries as ``W2[0, 0]`` rather than the checker's
+placeholder ``W2_0_0``. The text is in the checker's formula language, so it can be parsed and verified again.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import sympy as sp
+from sympy.printing.str import StrPrinter
+
+from autograd_viz.check.budget import Budget
+from autograd_viz.check.model import Model, is_matrix
+
+
+def entry_symbols(model: Model) -> dict[sp.Symbol, sp.Symbol]:
+    """placeholder symbol -> a symbol printed ``M[i, j]``, for every matrix and matrix definition of the file."""
+    out: dict[sp.Symbol, sp.Symbol] = {}
+    for name, m in [*model.matrices.items(), *model.placeholders.items()]:
+        if not is_matrix(m):
+            continue
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                if isinstance(m[i, j], sp.Symbol):
+                    out[m[i, j]] = sp.Symbol(f"{name}[{i}, {j}]", real=True)
+    return out
+
+
+def entry_name(name: str, k: int, shape: tuple[int, int]) -> str:
+    """``name[i, j]`` for the ``k``-th entry (row-major) of a ``shape`` matrix."""
+    i, j = divmod(k, shape[1])
+    return f"{name}[{i}, {j}]"
+
+
+class _Printer(StrPrinter):
+    """SymPy's str, but Euler's number as ``exp(1)`` (``E`` is the expectation in a derivation file)."""
+
+    def _print_Exp1(self, expr: Any) -> str:
+        return "exp(1)"
+
+
+def named(expr: Any, model: Model) -> str:
+    """``str(expr)`` with matrix entries written ``M[i, j]`` (placeholders of matrices and definitions)."""
+    if not isinstance(expr, sp.Basic):
+        return str(expr)
+    return _Printer({"order": None}).doprint(expr.xreplace(entry_symbols(model)))
+
+
+def _ratio(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    return sp.cancel(a / b)
+
+
+def _size(e: sp.Expr) -> int:
+    return int(sp.count_ops(e)) + len(str(e)) // 8
+
+
+def readable(expr: sp.Expr, model: Model, budget: Budget, seconds: float = 0.3) -> tuple[sp.Expr, str]:
+    """The shortest of a few equal forms of ``expr`` (as is, simplified, factored), with the definitions folded
+    back in — also as a factor (``x*phi`` when ``expr`` is ``x`` times phi's expansion): (that form, its text in
+    the claim's names)."""
+    forms = [expr]
+    if sp.count_ops(expr) > 4:
+        ok, simple = budget.attempt(lambda: sp.simplify(expr), seconds)
+        if ok and simple is not None:
+            forms.append(simple)
+    forms += [sp.factor_terms(f) for f in list(forms)]
+    base = min(forms, key=_size)
+    best = min((model.fold(f) for f in forms), key=_size)
+    for name in model.order:  # expr = q * d for a definition d: "q*d" when that is shorter
+        full = model.expand(model.placeholders[name])
+        if is_matrix(full) or full.is_Symbol or not full.free_symbols or not full.free_symbols <= base.free_symbols:
+            continue
+        ok, q = budget.attempt(functools.partial(_ratio, base, full), seconds / 4)
+        if ok and q is not None:
+            cand = model.fold(q) * model.placeholders[name]
+            if _size(cand) < _size(best):
+                best = cand
+    return best, named(best, model)
