@@ -122,8 +122,8 @@ def _proportional(d: sp.Expr, base: sp.Expr, values: _Values) -> bool:
 
 
 def _differences(lhs: sp.Expr, rhs: sp.Expr, values: _Values, budget: Budget
-                 ) -> Iterator[tuple[str, sp.Expr, bool]]:
-    """("missing", D, expanded) with lhs = rhs + D, or ("extra", E, expanded) with rhs = lhs + E, term by term:
+                 ) -> Iterator[tuple[str, sp.Expr]]:
+    """("missing", D) with lhs = rhs + D, or ("extra", E) with rhs = lhs + E, term by term:
     first the terms as SymPy keeps them, then (when small) the terms of the expanded sides."""
     pair: tuple[sp.Expr, sp.Expr] | None = (lhs, rhs)
     for expanded in (False, True):
@@ -138,10 +138,10 @@ def _differences(lhs: sp.Expr, rhs: sp.Expr, values: _Values, budget: Budget
             continue
         missing = _leftover(ta, tb, values)
         if missing is not None and (missing or ca != cb):
-            yield "missing", sp.Add(*missing) + ca - cb, expanded
+            yield "missing", sp.Add(*missing) + ca - cb
         extra = _leftover(tb, ta, values)
         if extra is not None and (extra or ca != cb):
-            yield "extra", sp.Add(*extra) + cb - ca, expanded
+            yield "extra", sp.Add(*extra) + cb - ca
 
 
 def _extra_as_written(lhs: sp.Expr, rhs_tree: ast.expr, you: str, model: Model, values: _Values
@@ -178,9 +178,9 @@ def term_candidates(lhs: Any, rhs: Any, rhs_tree: ast.expr, you: str, model: Mod
     yield from _extra_as_written(lhs, rhs_tree, you, model, values)
     whole = _src(rhs_tree)
     seen: set = set()
-    for how, d, expanded in _differences(lhs, rhs, values, budget):
+    for how, d in _differences(lhs, rhs, values, budget):
         base = rhs if how == "missing" else lhs
-        if d == 0 or d in seen or _proportional(d, base, values) or expanded and _a_factor(d, base, budget):
+        if d == 0 or d in seen or _proportional(d, base, values) or _a_factor(d, base, budget):
             continue
         seen.add(d)
         expr, text = readable(d, model, budget)
