@@ -23,6 +23,7 @@ from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget
 from autograd_viz.check.diagnose_ast import _src
 from autograd_viz.check.diagnose_edits import Candidate, _Context, candidates, path_candidates, you_of
+from autograd_viz.check.diagnose_factors import factor_candidates
 from autograd_viz.check.diagnose_terms import term_candidates
 from autograd_viz.check.model import Model, is_matrix
 from autograd_viz.check.spec import GRAMMAR, Spec, parse
@@ -218,7 +219,8 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
     seen: set[str] = set()
     stream = itertools.chain(path_candidates(rhs_tree, lhs_name, ctx),
                              _terms(lhs, rhs_tree, lhs_name, model, budget),
-                             candidates(rhs_tree, lhs_name, ctx))
+                             candidates(rhs_tree, lhs_name, ctx, _factor_edits(lhs, rhs_tree, lhs_name, model,
+                                                                               budget)))
     for cand in stream:
         if time.monotonic() > deadline:
             return None
@@ -256,6 +258,16 @@ def _terms(lhs: Any, rhs_tree: ast.expr, lhs_name: str, model: Model, budget: Bu
     except (AutogradVizError, ValueError, TypeError):
         return
     yield from term_candidates(lhs, rhs, rhs_tree, you_of(lhs_name), model, budget)
+
+
+def _factor_edits(lhs: Any, rhs_tree: ast.expr, lhs_name: str, model: Model, budget: Budget
+                  ) -> Iterator[Candidate]:
+    """A chain-rule factor left out or extra (:mod:`diagnose_factors`), none when the rhs does not evaluate."""
+    try:
+        rhs = model.full(rhs_tree, "rhs")
+    except (AutogradVizError, ValueError, TypeError):
+        return
+    yield from factor_candidates(lhs, rhs, rhs_tree, you_of(lhs_name), model, budget)
 
 
 def _other_size(spec: Spec, sizes: dict[str, int], lhs_tree: ast.expr, tree: ast.expr, how: str) -> str | None:

@@ -5,7 +5,7 @@ the repaired rhs."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -86,8 +86,10 @@ def path_candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Ca
                         "missing.", _expr(f"{whole} + {term}"))
 
 
-def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candidate]:
-    """Every edit of the rhs ``tree``, most specific kinds first (the first verified one is the diagnosis)."""
+def candidates(tree: ast.expr, lhs_name: str, ctx: _Context, after_rules: Iterable[Candidate] = ()
+               ) -> Iterator[Candidate]:
+    """Every edit of the rhs ``tree``, most specific kinds first (the first verified one is the diagnosis);
+    ``after_rules`` come right after the derivative-rule edits (a factor left out is tried after σ for σ′)."""
     you = you_of(lhs_name)
     whole = _src(tree)
     nodes = _nodes(tree)
@@ -147,6 +149,7 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candida
                                 "off by one.", t)
     # function-for-derivative and wrong-rule
     yield from _derivative_edits(tree, nodes, values, you, ctx)
+    yield from after_rules
     # swap: p and 1 - p, two names confused
     for i, n in enumerate(nodes):
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and isinstance(n.left, ast.Constant) \
@@ -212,7 +215,7 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candida
                 yield Candidate("chain-factor", f"{you} has the factor {_src(n.left)} extra: it does not belong "
                                 "in the chain rule here.", _replaced(tree, i, lambda m: m.right))
     # chain-factor: a local derivative left out
-    if not is_matrix_name_claim(tree, ctx):
+    if ctx.target is not None and not is_matrix_name_claim(tree, ctx):  # only for a claim diff(L, v)
         for d, dtree in ctx.spec.define.items():
             if d in ctx.matrices:
                 continue

@@ -27,7 +27,7 @@ from autograd_viz.check.readable import readable
 from autograd_viz.check.spec import Spec
 
 MAX_TERMS = 10  # beyond this many terms, no subset search (2**10 sums)
-MAX_EXPAND_OPS = 300  # expand the two sides only when they are this small
+MAX_EXPAND_OPS = 60  # expand the two sides only when they are this small (expanding is slow)
 
 
 def signed_terms(tree: ast.expr, sign: int = 1) -> list[tuple[int, ast.expr]]:
@@ -50,13 +50,14 @@ class _Values:
     """Values of expressions at a few random points of the declared domains (None where one is not finite)."""
 
     def __init__(self, spec: Spec, symbols: set, rng: random.Random, count: int = 2) -> None:
-        self.points = [{s: numeric.sample(s, rng, domains=spec.domains) for s in symbols} for _ in range(count)]
+        self.points = [{s: sp.Float(numeric.sample(s, rng, domains=spec.domains), 30) for s in symbols}
+                       for _ in range(count)]  # floats: SymPy evaluates as it substitutes (fast)
 
     def of(self, e: Any) -> tuple[complex, ...] | None:
         out = []
         for p in self.points:
             try:
-                v = complex(sp.N(e.xreplace(p), 15))
+                v = complex(e.xreplace(p).evalf(15))
             except (TypeError, ValueError):
                 return None
             if v != v or abs(v) == float("inf"):

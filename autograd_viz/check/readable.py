@@ -5,6 +5,7 @@ placeholder ``W2_0_0``. The text is in the checker's formula language, so it can
 
 from __future__ import annotations
 
+import ast
 import functools
 from typing import Any
 
@@ -48,6 +49,26 @@ def named(expr: Any, model: Model) -> str:
     return _Printer({"order": None}).doprint(expr.xreplace(entry_symbols(model)))
 
 
+#: a definition d = f(u) -> its derivative written with d, as the student writes it
+_LOCAL = {"sigmoid": lambda d: d * (1 - d), "tanh": lambda d: 1 - d**2}
+
+
+def _named_forms(model: Model) -> list[tuple[sp.Expr, sp.Expr]]:
+    """(an expansion, how the student writes it): each scalar definition d, and d*(1 - d) or 1 - d**2 when d
+    is a sigmoid or a tanh (its local derivative)."""
+    out = []
+    for name in model.order:
+        full, ph = model.expand(model.placeholders[name]), model.placeholders[name]
+        if is_matrix(full) or full.is_Symbol or not full.free_symbols:
+            continue
+        out.append((full, ph))
+        tree = model.spec.define.get(name)
+        if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in _LOCAL:
+            local = _LOCAL[tree.func.id]
+            out.append((local(full), local(ph)))
+    return out
+
+
 def _ratio(a: sp.Expr, b: sp.Expr) -> sp.Expr:
     return sp.cancel(a / b)
 
@@ -60,6 +81,9 @@ def readable(expr: sp.Expr, model: Model, budget: Budget, seconds: float = 0.3) 
     """The shortest of a few equal forms of ``expr`` (as is, simplified, factored), with the definitions folded
     back in — also as a factor (``x*phi`` when ``expr`` is ``x`` times phi's expansion): (that form, its text in
     the claim's names)."""
+    folded = model.fold(expr)
+    if sp.count_ops(folded) <= 3:  # already short in the claim's names (a1, x*phi)
+        return folded, named(folded, model)
     forms = [expr]
     if sp.count_ops(expr) > 4:
         ok, simple = budget.attempt(lambda: sp.simplify(expr), seconds)
@@ -68,13 +92,12 @@ def readable(expr: sp.Expr, model: Model, budget: Budget, seconds: float = 0.3) 
     forms += [sp.factor_terms(f) for f in list(forms)]
     base = min(forms, key=_size)
     best = min((model.fold(f) for f in forms), key=_size)
-    for name in model.order:  # expr = q * d for a definition d: "q*d" when that is shorter
-        full = model.expand(model.placeholders[name])
-        if is_matrix(full) or full.is_Symbol or not full.free_symbols or not full.free_symbols <= base.free_symbols:
+    for full, written in _named_forms(model):  # expr = q * d for a definition d (or d*(1 - d) for a sigmoid)
+        if not full.free_symbols <= base.free_symbols:
             continue
         ok, q = budget.attempt(functools.partial(_ratio, base, full), seconds / 4)
         if ok and q is not None:
-            cand = model.fold(q) * model.placeholders[name]
+            cand = model.fold(q) * written
             if _size(cand) < _size(best):
                 best = cand
     return best, named(best, model)
