@@ -25,6 +25,7 @@ from autograd_viz.check.diagnose_ast import _src
 from autograd_viz.check.diagnose_edits import Candidate, _Context, candidates, path_candidates, you_of
 from autograd_viz.check.diagnose_factors import factor_candidates
 from autograd_viz.check.diagnose_terms import term_candidates
+from autograd_viz.check.diagnose_two import STRUCTURAL, pairs, scaled
 from autograd_viz.check.model import Model, is_matrix
 from autograd_viz.check.spec import GRAMMAR, Spec, parse
 from autograd_viz.errors import AutogradVizError
@@ -118,6 +119,33 @@ class _Screen:
                 cast(dict, values).update(zip(_entries(ph), got, strict=True))
             self.defs[k] = values
         return self.defs[k]
+
+    def ratio(self, shallow: Any) -> complex | None:
+        """lhs / candidate when it is the same number at every point and entry (None otherwise)."""
+        if (shallow.shape if is_matrix(shallow) else None) != self.shape:
+            return None
+        found: complex | None = None
+        count = 0
+        for k in range(len(self.points.points)):
+            a, d = self.lhs_at(k), self.defs_at(k)
+            if a is None or d is None or any(not x.free_symbols <= d.keys() for x in _entries(shallow)):
+                continue
+            b = _numbers(_entries(shallow), d)
+            if b is None:
+                continue
+            for x, y in zip(a, b, strict=True):
+                x, y = complex(x), complex(y)
+                if abs(y) < 1e-12:
+                    if abs(x) > 1e-12:
+                        return None
+                    continue
+                r = x / y
+                if found is None:
+                    found = r
+                elif abs(r - found) > 1e-9 * (1 + abs(r)):
+                    return None
+            count += 1
+        return found if count >= 2 else None
 
     def agrees(self, shallow: Any) -> bool | None:
         """Whether the candidate (its shallow value) equals the lhs at the points; None when it cannot tell."""
@@ -217,6 +245,33 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
     screen = _Screen(model, points, lhs)
     cache: dict = {}
     seen: set[str] = set()
+    firsts: list[tuple[Candidate, Any]] = []  # structural candidates screened, for the two-edit search
+
+    def attempt(cand: Candidate, keep: bool = False) -> dict[str, str] | None:
+        if cand.tree is None:
+            return None
+        text = _src(cand.tree)
+        if text in seen:
+            return None
+        seen.add(text)
+        try:
+            tree = parse(text, GRAMMAR, "repaired rhs")
+            shallow = model.value(tree, {}, "repaired rhs")
+            screened = screen.agrees(shallow)
+            if keep and screened is False and cand.kind in STRUCTURAL:
+                firsts.append((cand, shallow))
+            if screened is False:
+                return None
+            value = model.full(tree, "repaired rhs")
+            if screened is None and not _agrees(lhs, value, points, cache):
+                return None
+            how = _verify(lhs, value, spec, budget)
+            if how is not None and sizes and lhs_tree is not None:
+                how = _other_size(spec, sizes, lhs_tree, tree, how)
+        except (AutogradVizError, ValueError, TypeError, ZeroDivisionError, RecursionError, AttributeError):
+            return None
+        return None if how is None else {"kind": cand.kind, "text": cand.text, "repaired": text, "verified": how}
+
     stream = itertools.chain(path_candidates(rhs_tree, lhs_name, ctx),
                              _terms(lhs, rhs_tree, lhs_name, model, budget),
                              candidates(rhs_tree, lhs_name, ctx, _factor_edits(lhs, rhs_tree, lhs_name, model,
@@ -224,31 +279,40 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
     for cand in stream:
         if time.monotonic() > deadline:
             return None
-        if cand.tree is None:
-            continue
-        text = _src(cand.tree)
-        if text in seen:
-            continue
-        seen.add(text)
-        try:
-            tree = parse(text, GRAMMAR, "repaired rhs")
-            screened = screen.agrees(model.value(tree, {}, "repaired rhs"))
-            if screened is False:
-                continue
-            value = model.full(tree, "repaired rhs")
-            if screened is None and not _agrees(lhs, value, points, cache):
-                continue
-            how = _verify(lhs, value, spec, budget)
-            if how is None:
-                continue
-            if sizes and lhs_tree is not None:
-                how = _other_size(spec, sizes, lhs_tree, tree, how)
-                if how is None:
-                    continue
-        except (AutogradVizError, ValueError, TypeError, ZeroDivisionError, RecursionError, AttributeError):
-            continue
-        return {"kind": cand.kind, "text": cand.text, "repaired": text, "verified": how}
+        found = attempt(cand, keep=True)
+        if found is not None:
+            return found
+    # two mistakes: a structural edit still off by a sign or a factor, then two structural edits
+    size_values = _size_values(ctx, model, sizes)
+    for first, shallow in firsts:
+        if time.monotonic() > deadline:
+            return None
+        r = screen.ratio(shallow)
+        both = scaled(first, r, ctx, size_values) if r is not None else None
+        if both is not None and (found := attempt(both)) is not None:
+            return found
+    for both in pairs([c for c, _ in firsts], lhs_name, ctx):
+        if time.monotonic() > deadline:
+            return None
+        if (found := attempt(both)) is not None:
+            return found
     return None
+
+
+def _size_values(ctx: _Context, model: Model, sizes: dict[str, int] | None) -> dict[str, sp.Expr]:
+    """The number each size name (N, n, a [matrices] size) stands for in this check."""
+    out: dict[str, sp.Expr] = {}
+    for s in ctx.sizes:
+        if sizes and s in sizes:
+            out[s] = sp.Integer(sizes[s])
+            continue
+        try:
+            v = model.full(ast.Name(id=s, ctx=ast.Load()), s)
+        except (AutogradVizError, ValueError, TypeError):
+            continue
+        if isinstance(v, sp.Expr) and v.is_number and v != 0:
+            out[s] = v
+    return out
 
 
 def _terms(lhs: Any, rhs_tree: ast.expr, lhs_name: str, model: Model, budget: Budget) -> Iterator[Candidate]:

@@ -121,7 +121,7 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context, after_rules: Iterab
             t = _replaced(tree, i, lambda m: m.value)
             yield Candidate("transpose", f"{you} has {_src(n)} where {_src(n.value)} belongs: a transpose is "
                             "extra.", t)
-    for i, n in enumerate(nodes):
+    for i, n in sorted(enumerate(nodes), key=lambda kn: not isinstance(kn[1], ast.Name)):  # names first: hhat.T
         operand = isinstance(n, ast.BinOp) and not isinstance(n.op, ast.MatMult)
         if isinstance(n, ast.Name) and id(n) in values and n.id in ctx.matrices or operand and any(
                 isinstance(p, ast.BinOp) and isinstance(p.op, ast.MatMult) and n in (p.left, p.right)
