@@ -101,3 +101,48 @@ def readable(expr: sp.Expr, model: Model, budget: Budget, seconds: float = 0.3) 
             if _size(cand) < _size(best):
                 best = cand
     return best, named(best, model)
+
+
+def entry_label(lhs_tree: ast.expr | None, i: int, j: int) -> str:
+    """How the student names entry (i, j) of the lhs: ``dL/dW2[0, 0]`` for ``grad(L, W2)``, ``M[0, 0]`` for a
+    name, ``(lhs)[0, 0]`` otherwise."""
+    if isinstance(lhs_tree, ast.Call) and isinstance(lhs_tree.func, ast.Name) and lhs_tree.func.id == "grad" \
+            and len(lhs_tree.args) == 2 and all(isinstance(a, ast.Name) for a in lhs_tree.args):
+        return f"d{ast.unparse(lhs_tree.args[0])}/d{ast.unparse(lhs_tree.args[1])}[{i}, {j}]"
+    if isinstance(lhs_tree, ast.Name):
+        return f"{lhs_tree.id}[{i}, {j}]"
+    return f"({ast.unparse(lhs_tree)})[{i}, {j}]" if lhs_tree is not None else f"entry ({i}, {j})"
+
+
+def _entry_tex(e: Any, model: Model) -> str:
+    """LaTeX of an entry formula written in the claim's names (``W_{2}`` with entry subscript ``0,0``)."""
+    from autograd_viz.check.spec import GRAMMAR, parse
+    from autograd_viz.check.texprint import fix_subscripts, to_latex
+
+    try:
+        return to_latex(parse(named(e, model), GRAMMAR, "entry"))
+    except Exception:  # noqa: BLE001 - a SymPy form the formula language does not parse: SymPy's LaTeX
+        return fix_subscripts(sp.latex(e))
+
+
+def entry_hint(lhs: Any, point: dict, correct: Any, rhs: Any, model: Model, lhs_tree: ast.expr | None
+               ) -> tuple[str, str]:
+    """No matrix-notation form: say so, and show the smallest differing entry of the correct lhs (by printed
+    length) in the claim's names — ``dL/dW2[0, 0] should be … W2[0, 0] …; yours is …`` — as text and LaTeX."""
+    from autograd_viz.check import numeric
+    from autograd_viz.check.texprint import to_latex
+
+    same = is_matrix(rhs) and rhs.shape == lhs.shape
+
+    def differs(k: int) -> bool:  # at the counterexample (cheap: no simplification of large entries)
+        v = numeric.as_float(sp.N((lhs[k] - rhs[k]).xreplace(point), 20))
+        return v is None or abs(v) > 1e-9
+
+    differing = [k for k in range(len(lhs)) if differs(k)] if same and point else []
+    k = min(differing or range(len(correct)), key=lambda n: (len(str(correct[n])), n))
+    i, j = divmod(k, correct.shape[1])
+    label = entry_label(lhs_tree, i, j)
+    yours = f"; yours is {named(model.fold(rhs[k]), model)}" if same else ""
+    text = f"(no matrix-notation form found) {label} should be {named(correct[k], model)}{yours}"
+    where = f"\\left({to_latex(lhs_tree)}\\right)_{{{i},{j}}}" if lhs_tree is not None else f"({i}, {j})"
+    return text, f"\\text{{(no matrix form found) }}{where} = {_entry_tex(correct[k], model)}"
