@@ -237,7 +237,7 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
                 attained = not (ok2 and sol is sp.S.EmptySet)
             if value is not None and (value < -1e-40 or (not strict and abs(value) < 1e-40) or not attained):
                 result.verdict = "proved"
-                result.method = f"sympy: {kind} of lhs = {s}" + ("" if attained else " (not attained)")
+                result.method = f"sympy: {kind} of lhs = {_formula(s)}" + ("" if attained else " (not attained)")
                 result.correct = f"{kind} {_exact_text(s)}"
                 return
     if len(symbols) != 1 or rhs.free_symbols:
@@ -260,13 +260,20 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
         result.correct_tex = f"\\{kind} \\approx {value:.10g}"
 
 
+def _formula(s: sp.Expr) -> str:
+    from autograd_viz.check.readable import formula_text
+
+    return formula_text(s)
+
+
 def _exact_text(s: sp.Expr) -> str:
-    """"= 1/4" for a rational value; "≈ 0.7310585786 (exactly E/(1 + E))" otherwise, so it reads as a number."""
+    """"= 1/4" for a rational value; "= log(3) ≈ 1.0986" otherwise: the exact form first (in the formula
+    language: Euler's number is exp(1), E is the expectation), then its value so that it reads as a number."""
     if s.is_Rational:
         return f"= {s}"
     if s.is_infinite:  # never "≈ inf (exactly oo)"
         return "= ∞ (unbounded above)" if s.is_extended_positive else "= −∞ (unbounded below)"
-    return f"≈ {float(s.evalf(20)):.10g} (exactly {s})"
+    return f"= {_formula(s)} ≈ {float(s.evalf(20)):.5g}"
 
 
 def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budget, rng: random.Random,

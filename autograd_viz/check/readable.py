@@ -42,11 +42,16 @@ class _Printer(StrPrinter):
         return "exp(1)"
 
 
+def formula_text(expr: Any) -> str:
+    """SymPy's str of ``expr`` in the formula language (Euler's number as ``exp(1)``)."""
+    return _Printer().doprint(expr)
+
+
 def named(expr: Any, model: Model) -> str:
     """``str(expr)`` with matrix entries written ``M[i, j]`` (placeholders of matrices and definitions)."""
     if not isinstance(expr, sp.Basic):
         return str(expr)
-    return _Printer({"order": None}).doprint(expr.xreplace(entry_symbols(model)))
+    return _Printer().doprint(expr.xreplace(entry_symbols(model)))
 
 
 #: a definition d = f(u) -> its derivative written with d, as the student writes it
