@@ -43,7 +43,7 @@ def test_every_mistake_is_named_with_its_kind(mistakes):
             assert c.diagnosis["kind"] == expected, (c.name, c.diagnosis)
             assert c.correct == c.diagnosis["repaired"]
             named += 1
-    assert named == 19
+    assert named == 20
 
 
 def test_each_repair_is_a_claim_the_checker_verifies(mistakes):

@@ -106,3 +106,21 @@ def test_a_factor_left_out_is_not_a_missing_term():
 def test_a_term_left_out_is_found_term_by_term():
     found = _terms(sp.sin(x) + x**2 * sp.cos(x), "sin(x)")
     assert found and found[0].kind == "missing-term" and "x**2*cos(x)" in found[0].text
+
+
+def test_a_sum_over_the_batch_left_out():
+    """dL/db for Z = X W + 1 b^T, L = ||Z||^2 / 2 is the column sums 1^T Z (by hand, entry by entry); broadcast
+    to the batch it is 1 1^T Z, and Z alone leaves out the other rows' terms."""
+    X = sp.Matrix(2, 3, lambda i, j: sp.Symbol(f"X{i}{j}", real=True))
+    W = sp.Matrix(3, 3, lambda i, j: sp.Symbol(f"W{i}{j}", real=True))
+    bias = sp.Matrix(1, 3, lambda i, j: sp.Symbol(f"b{j}", real=True))
+    Z = X * W + sp.ones(2, 1) * bias
+    L = sum(Z.applyfunc(lambda e: e**2)) / 2
+    by_hand = sp.ones(2, 1) * bias.applyfunc(lambda e: sp.diff(L, e))
+    assert (by_hand - sp.ones(2, 2) * Z).expand() == sp.zeros(2, 3) and (by_hand - Z).expand() != sp.zeros(2, 3)
+    batch = Path(__file__).parent / "fixtures" / "derivations" / "mistakes" / "batch.toml"
+    c = check_files([batch], timeout=20.0).files[0].claims[0]
+    assert c.verdict == "refuted" and c.diagnosis is not None, c
+    assert c.diagnosis["kind"] == "missing-term"
+    assert c.diagnosis["repaired"] == "ones(2, 2) @ Z"
+    assert "the sum over the batch ones(2, 2) @ Z" in c.diagnosis["text"]

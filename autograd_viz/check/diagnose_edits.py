@@ -137,6 +137,13 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context, after_rules: Iterab
             t = _replaced(tree, i, lambda m: ast.BinOp(left=m.right, op=ast.MatMult(), right=m.left))
             yield Candidate("operand-order", f"{you} multiplies {_part(n.left)} @ {_part(n.right)} where "
                             f"{_part(n.right)} @ {_part(n.left)} belongs: the operands are swapped.", t)
+    # missing-term: a sum over the batch left out (a bias gradient is the column sums 1 1^T Q, not Q)
+    for i, n in enumerate(nodes):
+        rows = _rows(n, values, ctx)
+        if rows is not None:
+            t = _replaced(tree, i, lambda m, r=rows: _expr(f"ones({r}, {r}) @ {_src(m)}"))
+            yield Candidate("missing-term", f"{you} has {_src(n)} where the sum over the batch ones({rows}, {rows}) "
+                            f"@ {_src(n)} belongs: the other rows' terms are missing.", t)
     # exponent: a power off by one
     for i, n in enumerate(nodes):
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) and isinstance(n.right, ast.Constant) \
@@ -226,6 +233,14 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context, after_rules: Iterab
                 factor = _local(ctx, d, u)
                 yield Candidate("chain-factor", f"{you} is missing the local derivative ∂{d}/∂{u} = {factor}: "
                                 f"the chain rule needs it as a factor.", _expr(f"({whole}) * {factor}"))
+
+
+def _rows(n: ast.AST, values: set[int], ctx: _Context) -> int | None:
+    """The number of rows of a matrix name with more than one row (a batch), else None."""
+    if not (isinstance(n, ast.Name) and id(n) in values):
+        return None
+    v = ctx.model.shallow.get(n.id, ctx.model.matrices.get(n.id))
+    return int(v.shape[0]) if v is not None and is_matrix(v) and v.shape[0] > 1 else None
 
 
 def _local(ctx: _Context, d: str, u: str) -> str:
