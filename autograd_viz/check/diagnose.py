@@ -5,6 +5,11 @@ derivative, a term or factor left out or extra, two quantities confused) for one
 A diagnosis is returned only when the repaired claim is verified: SymPy reduces lhs − repaired to 0 ("proved"),
 or a search of random points in the declared domains finds no difference ("numerically", and the text says so).
 The kinds are a public contract (:data:`KINDS`): extend, never rename.
+
+The search, in order: a chain-rule path left out, a term of a sum left out or extra (:mod:`diagnose_terms`), the
+edits of :mod:`diagnose_edits` (with a chain-rule factor left out, :mod:`diagnose_factors`, right after the
+derivative rules), then two mistakes at once (:mod:`diagnose_two`). This module screens each candidate at a few
+points (with numbers for the definitions) and verifies the first that passes.
 """
 
 from __future__ import annotations

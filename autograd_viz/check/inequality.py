@@ -17,6 +17,7 @@ from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
 from autograd_viz.check.domain import MAGNITUDE, Domain
 from autograd_viz.check.model import Model, as_scalar
+from autograd_viz.check.readable import formula_text
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import Claim, DerivationError, Spec
 from autograd_viz.check.verify import symbolic_limit
@@ -237,7 +238,7 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
                 attained = not (ok2 and sol is sp.S.EmptySet)
             if value is not None and (value < -1e-40 or (not strict and abs(value) < 1e-40) or not attained):
                 result.verdict = "proved"
-                result.method = f"sympy: {kind} of lhs = {_formula(s)}" + ("" if attained else " (not attained)")
+                result.method = f"sympy: {kind} of lhs = {formula_text(s)}" + ("" if attained else " (not attained)")
                 result.correct = f"{kind} {_exact_text(s)}"
                 return
     if len(symbols) != 1 or rhs.free_symbols:
@@ -260,12 +261,6 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
         result.correct_tex = f"\\{kind} \\approx {value:.10g}"
 
 
-def _formula(s: sp.Expr) -> str:
-    from autograd_viz.check.readable import formula_text
-
-    return formula_text(s)
-
-
 def _exact_text(s: sp.Expr) -> str:
     """"= 1/4" for a rational value; "= log(3) ≈ 1.0986" otherwise: the exact form first (in the formula
     language: Euler's number is exp(1), E is the expectation), then its value so that it reads as a number."""
@@ -273,7 +268,7 @@ def _exact_text(s: sp.Expr) -> str:
         return f"= {s}"
     if s.is_infinite:  # never "≈ inf (exactly oo)"
         return "= ∞ (unbounded above)" if s.is_extended_positive else "= −∞ (unbounded below)"
-    return f"= {_formula(s)} ≈ {float(s.evalf(20)):.5g}"
+    return f"= {formula_text(s)} ≈ {float(s.evalf(20)):.5g}"
 
 
 def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budget, rng: random.Random,
