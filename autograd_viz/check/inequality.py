@@ -262,13 +262,13 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
 
 
 def _exact_text(s: sp.Expr) -> str:
-    """"= 1/4" for a rational value; "= log(3) ≈ 1.0986" otherwise: the exact form first (in the formula
+    """"= 1/4" for a rational value; "= log(3) ≈ 1.098612289" otherwise: the exact form first (in the formula
     language: Euler's number is exp(1), E is the expectation), then its value so that it reads as a number."""
     if s.is_Rational:
         return f"= {s}"
     if s.is_infinite:  # never "≈ inf (exactly oo)"
         return "= ∞ (unbounded above)" if s.is_extended_positive else "= −∞ (unbounded below)"
-    return f"= {formula_text(s)} ≈ {float(s.evalf(20)):.5g}"
+    return f"= {formula_text(s)} ≈ {float(s.evalf(20)):.10g}"
 
 
 def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budget, rng: random.Random,
