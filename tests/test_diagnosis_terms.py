@@ -124,3 +124,9 @@ def test_a_sum_over_the_batch_left_out():
     assert c.diagnosis["kind"] == "missing-term"
     assert c.diagnosis["repaired"] == "ones(2, 2) @ Z"
     assert "the sum over the batch ones(2, 2) @ Z" in c.diagnosis["text"]
+
+
+def test_a_wrong_constant_is_not_a_missing_term():
+    assert _terms(x + 1, "x + 2") == []  # a constant written wrong: not "the term -1 is missing"
+    found = _terms(sp.sin(x) + 1, "sin(x)")  # a constant left out entirely is a missing term
+    assert found and found[0].kind == "missing-term" and "leaves out the term 1" in found[0].text

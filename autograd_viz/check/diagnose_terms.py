@@ -179,10 +179,13 @@ def term_candidates(lhs: Any, rhs: Any, rhs_tree: ast.expr, you: str, model: Mod
     yield from _extra_as_written(lhs, rhs_tree, you, model, values)
     whole = _src(rhs_tree)
     seen: set = set()
+    has_constant = any(isinstance(t, ast.Constant) for _, t in signed_terms(rhs_tree))
     for how, d in _differences(lhs, rhs, values, budget):
         base = rhs if how == "missing" else lhs
         if d == 0 or d in seen or _proportional(d, base, values) or _a_factor(d, base, budget):
             continue
+        if d.is_number and (how == "extra" or has_constant):
+            continue  # x + 2 for x + 1: a wrong constant, not a term left out (an extra one is removed as written)
         seen.add(d)
         expr, text = readable(d, model, budget)
         if how == "missing":
