@@ -83,3 +83,11 @@ def test_an_entry_of_a_subscripted_name_has_one_subscript_per_level():
 
     tex = to_latex(ast.parse("W2[0, 1]*hhat[1, 0]", mode="eval").body)
     assert tex == r"{W_{2}}_{0,1} \cdot \hat{h}_{1,0}"
+
+
+def test_formula_text_is_the_formula_language():
+    from autograd_viz.check.readable import formula_text
+
+    x = sp.Symbol("x", real=True)
+    assert formula_text(sp.E / (1 + sp.E)) == "exp(1)/(1 + exp(1))"  # E is the expectation in a file
+    assert formula_text(sp.Abs(x - 1) + sp.log(3)) == "abs(x - 1) + log(3)"

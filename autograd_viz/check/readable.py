@@ -29,17 +29,15 @@ def entry_symbols(model: Model) -> dict[sp.Symbol, sp.Symbol]:
     return out
 
 
-def entry_name(name: str, k: int, shape: tuple[int, int]) -> str:
-    """``name[i, j]`` for the ``k``-th entry (row-major) of a ``shape`` matrix."""
-    i, j = divmod(k, shape[1])
-    return f"{name}[{i}, {j}]"
-
-
 class _Printer(StrPrinter):
-    """SymPy's str, but Euler's number as ``exp(1)`` (``E`` is the expectation in a derivation file)."""
+    """SymPy's str in the formula language: Euler's number as ``exp(1)`` (``E`` is the expectation in a
+    derivation file), ``abs`` for SymPy's ``Abs``."""
 
     def _print_Exp1(self, expr: Any) -> str:
         return "exp(1)"
+
+    def _print_Abs(self, expr: Any) -> str:
+        return f"abs({self._print(expr.args[0])})"
 
 
 def formula_text(expr: Any) -> str:
