@@ -30,7 +30,7 @@ from autograd_viz.check.diagnose_ast import _src
 from autograd_viz.check.diagnose_edits import Candidate, _Context, candidates, path_candidates, you_of
 from autograd_viz.check.diagnose_factors import factor_candidates
 from autograd_viz.check.diagnose_terms import term_candidates
-from autograd_viz.check.diagnose_two import STRUCTURAL, pairs, scaled
+from autograd_viz.check.diagnose_two import STRUCTURAL, constant_factor, pairs, scaled
 from autograd_viz.check.model import Model, is_matrix
 from autograd_viz.check.spec import GRAMMAR, Spec, parse
 from autograd_viz.errors import AutogradVizError
@@ -287,6 +287,14 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
         found = attempt(cand, keep=True)
         if found is not None:
             return found
+    # a constant factor other than the usual ones (16 s**2 written s**2), from the ratio lhs / rhs
+    try:
+        r = screen.ratio(model.value(rhs_tree, {}, "rhs"))
+    except (AutogradVizError, ValueError, TypeError, ZeroDivisionError):
+        r = None
+    other = constant_factor(rhs_tree, r, you_of(lhs_name)) if r is not None else None
+    if other is not None and (found := attempt(other)) is not None:
+        return found
     # two mistakes: a structural edit still off by a sign or a factor, then two structural edits
     size_values = _size_values(ctx, model, sizes)
     for first, shallow in firsts:

@@ -216,11 +216,12 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context, after_rules: Iterab
                             _replaced(tree, i, lambda m, s=minus: ast.UnaryOp(op=ast.USub(), operand=m.right)
                                       if s else m.right))
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult | ast.MatMult | ast.Div):
-            yield Candidate("chain-factor", f"{you} has the factor {_src(n.right)} extra: it does not belong in "
-                            "the chain rule here.", _replaced(tree, i, lambda m: m.left))
-            if not isinstance(n.op, ast.Div):
-                yield Candidate("chain-factor", f"{you} has the factor {_src(n.left)} extra: it does not belong "
-                                "in the chain rule here.", _replaced(tree, i, lambda m: m.right))
+            divides = isinstance(n.op, ast.Div)
+            kind, text = _extra_factor(you, n.right, divides)
+            yield Candidate(kind, text, _replaced(tree, i, lambda m: m.left))
+            if not divides:
+                kind, text = _extra_factor(you, n.left, False)
+                yield Candidate(kind, text, _replaced(tree, i, lambda m: m.right))
     # chain-factor: a local derivative left out
     if ctx.target is not None and not is_matrix_name_claim(tree, ctx):  # only for a claim diff(L, v)
         for d, dtree in ctx.spec.define.items():
@@ -233,6 +234,17 @@ def candidates(tree: ast.expr, lhs_name: str, ctx: _Context, after_rules: Iterab
                 factor = _local(ctx, d, u)
                 yield Candidate("chain-factor", f"{you} is missing the local derivative ∂{d}/∂{u} = {factor}: "
                                 f"the chain rule needs it as a factor.", _expr(f"({whole}) * {factor}"))
+
+
+def _extra_factor(you: str, part: ast.expr, divides: bool) -> tuple[str, str]:
+    """(kind, text) for a factor (or divisor) of the rhs that does not belong: a number is the factor kind."""
+    if isinstance(part, ast.Constant):
+        c = _src(part)
+        return "factor", (f"{you} divides by {c}: it is 1/{c} times the correct one." if divides
+                          else f"{you} has the factor {c} extra: it is {c} times the correct one.")
+    if divides:
+        return "chain-factor", f"{you} divides by {_part(part)}: that factor does not belong in the chain rule here."
+    return "chain-factor", f"{you} has the factor {_src(part)} extra: it does not belong in the chain rule here."
 
 
 def _rows(n: ast.AST, values: set[int], ctx: _Context) -> int | None:

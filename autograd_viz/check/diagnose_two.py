@@ -79,6 +79,22 @@ def scaled(first: Candidate, ratio: complex, ctx: _Context, size_values: dict[st
     return None
 
 
+def constant_factor(tree: ast.expr, ratio: complex, you: str, largest: int = 1000) -> Candidate | None:
+    """factor: the rhs is the correct one times a constant p/q other than ±1 (small p and q, from the ratio
+    lhs / rhs at the screening points): ``s**2`` for ``16*s**2``. None when the ratio is not such a number."""
+    if abs(ratio.imag) > 1e-12 or abs(ratio.real) < 1e-12:
+        return None
+    c = sp.nsimplify(ratio.real, rational=True, tolerance=1e-12)
+    if not (isinstance(c, sp.Rational) and c > 0 and c != 1 and abs(c.p) <= largest and c.q <= largest
+            and _close(complex(c), ratio)):
+        return None
+    number: ast.expr = ast.Constant(int(c.p))
+    if c.q != 1:
+        number = ast.BinOp(left=number, op=ast.Div(), right=ast.Constant(int(c.q)))
+    fixed = ast.BinOp(left=number, op=ast.Mult(), right=tree)  # unparse adds the parentheses it needs
+    return Candidate("factor", f"{you} is {1 / c} times the correct one: multiply it by {c}.", fixed)
+
+
 def pairs(firsts: list[Candidate], lhs_name: str, ctx: _Context) -> Iterator[Candidate]:
     """Two structural edits: each of the first ``MAX_FIRST`` transposes or operand swaps, then another one."""
     for first in [c for c in firsts if c.kind in ("transpose", "operand-order")][:MAX_FIRST]:
