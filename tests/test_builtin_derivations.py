@@ -111,6 +111,9 @@ def _max_chain_slope(n: int) -> float:
 
 
 def _reported_sup(correct: str) -> float:
+    approx = re.match(r"sup = [^≈]+ ≈ ([0-9.eE+-]+)$", correct)  # the exact form, then its value
+    if approx:
+        return float(approx.group(1))
     match = re.match(r"sup\s*(?:=|≈)\s*([0-9.eE+-]+)(?:\s*/\s*([0-9.eE+-]+))?", correct)
     assert match, f"cannot read a supremum from {correct!r}"
     value = float(match.group(1))

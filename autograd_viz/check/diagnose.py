@@ -5,434 +5,43 @@ derivative, a term or factor left out or extra, two quantities confused) for one
 A diagnosis is returned only when the repaired claim is verified: SymPy reduces lhs − repaired to 0 ("proved"),
 or a search of random points in the declared domains finds no difference ("numerically", and the text says so).
 The kinds are a public contract (:data:`KINDS`): extend, never rename.
+
+The search, in order: a chain-rule path left out, a term of a sum left out or extra (:mod:`diagnose_terms`), the
+edits of :mod:`diagnose_edits` (with a chain-rule factor left out, :mod:`diagnose_factors`, right after the
+derivative rules), then two mistakes at once (:mod:`diagnose_two`). This module screens each candidate at a few
+points (with numbers for the definitions) and verifies the first that passes.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
 import functools
+import itertools
 import random
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any, cast
 
 import sympy as sp
 
 from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget
+from autograd_viz.check.diagnose_ast import _src
+from autograd_viz.check.diagnose_edits import Candidate, _Context, candidates, path_candidates, you_of
+from autograd_viz.check.diagnose_factors import factor_candidates
+from autograd_viz.check.diagnose_terms import term_candidates
+from autograd_viz.check.diagnose_two import STRUCTURAL, constant_factor, pairs, scaled
 from autograd_viz.check.model import Model, is_matrix
 from autograd_viz.check.spec import GRAMMAR, Spec, parse
 from autograd_viz.errors import AutogradVizError
+
+__all__ = ["KINDS", "SECONDS", "Candidate", "candidates", "diagnose"]
 
 #: The fixed vocabulary of mistake kinds (a public JSON contract: extend it, don't rename it).
 KINDS = ("sign", "factor", "transpose", "operand-order", "missing-term", "chain-factor",
          "function-for-derivative", "wrong-rule", "exponent", "swap", "other")
 
 SECONDS = 1.5  # at most this long looking for a diagnosis (wall clock), less when the claim's budget is short
-FACTORS = (2, sp.Rational(1, 2), 4, sp.Rational(1, 4), 3, sp.Rational(1, 3))
-#: f(u) -> its derivative written with f(u) itself, for "a function written for its derivative"
-DERIVATIVE_OF = {
-    "sigmoid": "{f} * (1 - {f})",
-    "tanh": "(1 - {f}**2)",
-    "exp": None,  # exp is its own derivative: no mistake to name
-    "log": "1/({u})",
-    "sqrt": "1/(2*{f})",
-    "relu": "step({u})",
-}
-
-
-@dataclass
-class Candidate:
-    """One edit of the rhs: its kind, the sentence for the student, and the repaired rhs."""
-
-    kind: str
-    text: str
-    tree: ast.expr | None  # None: the edit does not apply here (skipped)
-
-
-def _src(node: ast.AST) -> str:
-    return ast.unparse(node)
-
-
-def _part(node: ast.AST) -> str:
-    """A sub-formula as it must be written inside a product: parenthesised unless it is a name, number or call."""
-    text = ast.unparse(node)
-    return f"({text})" if isinstance(node, ast.BinOp | ast.UnaryOp) else text
-
-
-def _factors(node: ast.expr) -> list[ast.expr]:
-    """The factors of a ``*`` chain (``a*b*c`` parses as ``(a*b)*c``)."""
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
-        return _factors(node.left) + _factors(node.right)
-    return [node]
-
-
-def _product(factors: list[ast.expr]) -> ast.expr:
-    out = copy.deepcopy(factors[0])
-    for f in factors[1:]:
-        out = ast.BinOp(left=out, op=ast.Mult(), right=copy.deepcopy(f))
-    return out
-
-
-def _expr(text: str) -> ast.expr:
-    return ast.parse(text, mode="eval").body
-
-
-def _nodes(tree: ast.expr) -> list[ast.AST]:
-    return list(ast.walk(tree))
-
-
-def _replaced(tree: ast.expr, index: int, make: Callable[..., Any]) -> ast.expr | None:
-    """A copy of ``tree`` with its ``index``-th node (``ast.walk`` order) replaced by ``make(node)``."""
-    new = copy.deepcopy(tree)
-    nodes = _nodes(new)
-    target = nodes[index]
-    repl = make(target)
-    if repl is None:
-        return None
-    if index == 0:
-        return repl
-    for parent in nodes:
-        for fieldname, value in ast.iter_fields(parent):
-            if value is target:
-                setattr(parent, fieldname, repl)
-                return new
-            if isinstance(value, list):
-                for k, v in enumerate(value):
-                    if v is target:
-                        value[k] = repl
-                        return new
-    return None  # pragma: no cover - every node but the root has a parent
-
-
-def _value_names(tree: ast.expr) -> set[int]:
-    """ids of the Name nodes that stand for values (not function names, diff variables or Sum indices)."""
-    skip: set[int] = set()
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Call):
-            skip.add(id(n.func))
-            if isinstance(n.func, ast.Name) and n.func.id in ("diff", "grad", "nest", "Sum"):
-                for a in n.args[1:]:
-                    skip |= {id(x) for x in ast.walk(a)}
-    return {id(n) for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in skip}
-
-
-def _fmt_factor(c: Any) -> str:
-    return str(c)
-
-
-class _Context:
-    """What the candidates need to know about the file: which names are matrices, sizes, definitions."""
-
-    def __init__(self, spec: Spec, model: Model) -> None:
-        self.spec = spec
-        self.model = model
-        self.matrices = set(spec.matrices) | {d for d, v in model.shallow.items() if is_matrix(v)} | set(
-            model.pending)
-        sizes: list[str] = []
-        for r, c in spec.matrices.values():
-            for s in (r, c):
-                if isinstance(s, str) and s not in sizes:
-                    sizes.append(s)
-        sizes += [d for d, t in spec.define.items() if isinstance(t, ast.Constant) and d not in sizes]
-        sizes += [n for n, words in spec.symbols.items() if n in ("N", "n", "m", "batch") and n not in sizes]
-        self.sizes = sizes
-        self.target: tuple[str, str] | None = None  # (L, v) when the claim's lhs is diff(L, v)
-
-
-def candidates(tree: ast.expr, lhs_name: str, ctx: _Context) -> Iterator[Candidate]:
-    """Every edit of the rhs ``tree``, most specific kinds first (the first verified one is the diagnosis)."""
-    you = f"Your {lhs_name}" if len(lhs_name) <= 24 else "Your right-hand side"
-    whole = _src(tree)
-    nodes = _nodes(tree)
-    values = _value_names(tree)
-    # sign: the whole rhs negated
-    negated = _negate(tree)
-    yield Candidate("sign", f"{you} is the correct one with the sign flipped: it should be {_src(negated)}.",
-                    negated)
-    # factor: rhs = c · correct for a size symbol or a small constant
-    for s in ctx.sizes:
-        yield Candidate("factor", f"{you} is {s} times the correct one: divide by {s} (a 1/{s} is missing).",
-                        _expr(f"({whole}) / {s}"))
-        yield Candidate("factor", f"{you} is 1/{s} times the correct one: multiply by {s} (an extra 1/{s}).",
-                        _expr(f"({whole}) * {s}"))
-    for c in FACTORS:
-        fix = f"({whole}) / {c}" if c > 1 else f"({whole}) * {1 / c}"
-        if c < 1 and isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Div) \
-                and isinstance(tree.right, ast.Constant) and tree.right.value == 1 / c:
-            fix = _src(tree.left)  # the stray / 2 removed
-        factors = _factors(tree)
-        stray = [k for k, f in enumerate(factors) if isinstance(f, ast.Constant) and f.value == c]
-        if stray and len(factors) > 1:
-            fix = _src(_product([f for k, f in enumerate(factors) if k != stray[0]]))
-        how = f"divide it by {c}" if c > 1 else f"multiply it by {1 / c}"
-        yield Candidate("factor", f"{you} is {c} times the correct one: {how}.", _expr(fix))
-    # transpose: one extra, one missing (on a matrix name or a product operand), or on the whole
-    for i, n in enumerate(nodes):
-        if isinstance(n, ast.Attribute) and n.attr == "T":
-            t = _replaced(tree, i, lambda m: m.value)
-            yield Candidate("transpose", f"{you} has {_src(n)} where {_src(n.value)} belongs: a transpose is "
-                            "extra.", t)
-    for i, n in enumerate(nodes):
-        operand = isinstance(n, ast.BinOp) and not isinstance(n.op, ast.MatMult)
-        if isinstance(n, ast.Name) and id(n) in values and n.id in ctx.matrices or operand and any(
-                isinstance(p, ast.BinOp) and isinstance(p.op, ast.MatMult) and n in (p.left, p.right)
-                for p in nodes):
-            t = _replaced(tree, i, lambda m: ast.Attribute(value=m, attr="T", ctx=ast.Load()))
-            yield Candidate("transpose", f"{you} is the correct one with {_part(n)}.T replaced by {_part(n)}: a "
-                            "transpose is missing.", t)
-    yield Candidate("transpose", f"{you} is the transpose of the correct one: it should be ({whole}).T.",
-                    _expr(f"({whole}).T"))
-    # operand-order: a matrix product's operands swapped
-    for i, n in enumerate(nodes):
-        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult):
-            t = _replaced(tree, i, lambda m: ast.BinOp(left=m.right, op=ast.MatMult(), right=m.left))
-            yield Candidate("operand-order", f"{you} multiplies {_part(n.left)} @ {_part(n.right)} where "
-                            f"{_part(n.right)} @ {_part(n.left)} belongs: the operands are swapped.", t)
-    # exponent: a power off by one
-    for i, n in enumerate(nodes):
-        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow) and isinstance(n.right, ast.Constant) \
-                and isinstance(n.right.value, int | float):
-            for step in (1, -1):
-                k = n.right.value + step
-                t = _replaced(tree, i, lambda m, k=k: ast.BinOp(left=m.left, op=ast.Pow(), right=ast.Constant(k))
-                              if k != 1 else m.left)
-                yield Candidate("exponent", f"{you} has {_src(n)} where {_src(n.left)}**{k} belongs: the power is "
-                                "off by one.", t)
-    # function-for-derivative and wrong-rule
-    yield from _derivative_edits(tree, nodes, values, you, ctx)
-    # swap: p and 1 - p, two names confused
-    for i, n in enumerate(nodes):
-        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and isinstance(n.left, ast.Constant) \
-                and n.left.value == 1:
-            t = _replaced(tree, i, lambda m: m.right)
-            yield Candidate("swap", f"{you} has {_src(n)} where {_src(n.right)} belongs: the two are swapped.", t)
-    names = list(dict.fromkeys(n.id for n in nodes if isinstance(n, ast.Name) and id(n) in values))
-    for i, n in enumerate(nodes):
-        if isinstance(n, ast.Name) and id(n) in values and n.id not in ctx.matrices:
-            t = _replaced(tree, i, lambda m: _expr(f"(1 - {m.id})"))
-            yield Candidate("swap", f"{you} has {n.id} where 1 - {n.id} belongs: the two are swapped.", t)
-    known = [*ctx.spec.symbols, *ctx.spec.define]
-    for a in names:
-        for b in known:
-            if a == b or b in ctx.sizes or (a in ctx.matrices) != (b in ctx.matrices):
-                continue
-            t = _rename(tree, values, {a: b, b: a})
-            yield Candidate("swap", f"{you} has {a} where {b} belongs: {a} and {b} are confused.", t)
-    for i, n in enumerate(nodes):  # Y*(1 - Y) where Yhat*(1 - Yhat) belongs
-        x, rest = _sigmoid_rule(n), []
-        if x is None and isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
-            x, rest = _rule_in_chain(n) or (None, [])
-        if x is None or x not in names:
-            continue
-        for b in known:
-            if b != x and b not in ctx.sizes and (b in ctx.matrices) == (x in ctx.matrices):
-                yield Candidate("swap", f"{you} has {x}*(1 - {x}) where {b}*(1 - {b}) belongs: {x} and {b} are "
-                                "confused.", _replaced(tree, i, lambda m, b=b, r=rest: _product(
-                                    [*r, _expr(f"{b}*(1 - {b})")])))
-    # sign of one part: a - b written for b - a, a minus sign extra
-    for i, n in enumerate(nodes):
-        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub):
-            t = _replaced(tree, i, lambda m: ast.BinOp(left=m.right, op=ast.Sub(), right=m.left))
-            yield Candidate("sign", f"{you} has {_src(n)} where {_src(n.right)} - {_src(n.left)} belongs: a sign "
-                            "is wrong.", t)
-        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
-            t = _replaced(tree, i, lambda m: m.operand)
-            yield Candidate("sign", f"{you} has {_src(n)} where {_src(n.operand)} belongs: a minus sign is "
-                            "extra.", t)
-    # factor on one part: a 1/N dropped or extra inside the rhs
-    for s in ctx.sizes:
-        for i, n in enumerate(nodes):
-            if i == 0 or not (isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult | ast.MatMult | ast.Div)
-                              or isinstance(n, ast.Name) and id(n) in values and n.id in ctx.spec.define):
-                continue
-            yield Candidate("factor", f"{you} has {_src(n)} where ({_src(n)}) / {s} belongs: a 1/{s} is missing.",
-                            _replaced(tree, i, lambda m, s=s: _expr(f"({_src(m)}) / {s}")))
-            yield Candidate("factor", f"{you} has {_src(n)} where ({_src(n)}) * {s} belongs: a 1/{s} is extra.",
-                            _replaced(tree, i, lambda m, s=s: _expr(f"({_src(m)}) * {s}")))
-    # missing-term (extra term) and chain-factor (extra factor)
-    for i, n in enumerate(nodes):
-        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add | ast.Sub):
-            minus = isinstance(n.op, ast.Sub)
-            yield Candidate("missing-term", f"{you} has the term {_src(n.right)} extra: the correct one is "
-                            f"{_src(n.left)} without it.", _replaced(tree, i, lambda m: m.left))
-            yield Candidate("missing-term", f"{you} has the term {_src(n.left)} extra.",
-                            _replaced(tree, i, lambda m, s=minus: ast.UnaryOp(op=ast.USub(), operand=m.right)
-                                      if s else m.right))
-        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult | ast.MatMult | ast.Div):
-            yield Candidate("chain-factor", f"{you} has the factor {_src(n.right)} extra: it does not belong in "
-                            "the chain rule here.", _replaced(tree, i, lambda m: m.left))
-            if not isinstance(n.op, ast.Div):
-                yield Candidate("chain-factor", f"{you} has the factor {_src(n.left)} extra: it does not belong "
-                                "in the chain rule here.", _replaced(tree, i, lambda m: m.right))
-    # chain-factor: a local derivative left out
-    if not is_matrix_name_claim(tree, ctx):
-        for d, dtree in ctx.spec.define.items():
-            if d in ctx.matrices:
-                continue
-            inner = [u for u in dict.fromkeys(x.id for x in ast.walk(dtree) if isinstance(x, ast.Name)
-                                              and id(x) in _value_names(dtree))
-                     if (u in ctx.spec.symbols or u in ctx.spec.define) and u not in ctx.matrices]
-            for u in inner:
-                factor = _local(ctx, d, u)
-                yield Candidate("chain-factor", f"{you} is missing the local derivative ∂{d}/∂{u} = {factor}: "
-                                f"the chain rule needs it as a factor.", _expr(f"({whole}) * {factor}"))
-    # missing-term: a chain-rule path left out (diff(L, v): the path through a definition d that uses v)
-    target = ctx.target
-    if target is not None:
-        out, v = target
-        for d, dtree in ctx.spec.define.items():
-            if d == out or d in ctx.matrices or v not in {x.id for x in ast.walk(dtree) if isinstance(x, ast.Name)}:
-                continue
-            term = f"diff({out}, {d}) * diff({d}, {v})"
-            yield Candidate("missing-term", f"{you} leaves out the path through {d}: the term {term} is missing.",
-                            _expr(f"{whole} + {term}"))
-
-
-def _negate(tree: ast.expr) -> ast.expr:
-    """−tree, written as the student would: a leading minus dropped, or one factor ``a - b`` turned into
-    ``b - a``, else ``-(tree)``."""
-    if isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.USub):
-        return copy.deepcopy(tree.operand)
-    if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Sub):
-        return ast.BinOp(left=copy.deepcopy(tree.right), op=ast.Sub(), right=copy.deepcopy(tree.left))
-    if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Mult):
-        factors = _factors(tree)
-        for k, f in enumerate(factors):
-            if isinstance(f, ast.BinOp) and isinstance(f.op, ast.Sub) or isinstance(f, ast.UnaryOp):
-                return _product([*factors[:k], _negate(f), *factors[k + 1:]])
-    if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Mult | ast.MatMult | ast.Div):
-        for side in ("left", "right"):
-            part = getattr(tree, side)
-            if isinstance(part, ast.BinOp) and isinstance(part.op, ast.Sub) or isinstance(part, ast.UnaryOp):
-                new = copy.deepcopy(tree)
-                setattr(new, side, _negate(part))
-                return new
-        new = copy.deepcopy(tree)
-        new.left = _negate(tree.left)
-        return new
-    return _expr(f"-({_src(tree)})")
-
-
-def _local(ctx: _Context, d: str, u: str) -> str:
-    """``diff(d, u)``, or its value when that is a single name or number (``x`` for z = w*x + b)."""
-    text = f"diff({d}, {u})"
-    dtree = ctx.spec.define.get(d)
-    if isinstance(dtree, ast.Call) and isinstance(dtree.func, ast.Name) and DERIVATIVE_OF.get(dtree.func.id) \
-            and len(dtree.args) == 1 and isinstance(dtree.args[0], ast.Name) and dtree.args[0].id == u:
-        template = cast(str, DERIVATIVE_OF[dtree.func.id])
-        return template.format(f=d, u=u)  # y*(1 - y) for y = sigmoid(z), step(z) for relu
-    try:
-        v = ctx.model.value(parse(text, GRAMMAR, "factor"), {}, "factor")
-    except (AutogradVizError, ValueError, TypeError):
-        return text
-    if isinstance(v, sp.Symbol) and v.name in ctx.spec.symbols or isinstance(v, sp.Integer):
-        return str(v)
-    return text
-
-
-def is_matrix_name_claim(tree: ast.expr, ctx: _Context) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in ctx.matrices for n in ast.walk(tree))
-
-
-def _rename(tree: ast.expr, values: set[int], mapping: dict[str, str]) -> ast.expr:
-    new = copy.deepcopy(tree)
-    old_ids = [id(n) for n in ast.walk(tree)]
-    for old, node in zip(old_ids, ast.walk(new), strict=True):
-        if old in values and isinstance(node, ast.Name) and node.id in mapping:
-            node.id = mapping[node.id]
-    return new
-
-
-def _derivative_edits(tree: ast.expr, nodes: list[ast.AST], values: set[int], you: str,
-                      ctx: _Context) -> Iterator[Candidate]:
-    defined_as = {d: t for d, t in ctx.spec.define.items() if isinstance(t, ast.Call)
-                  and isinstance(t.func, ast.Name) and t.func.id in DERIVATIVE_OF}
-    for i, n in enumerate(nodes):
-        f = None
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in DERIVATIVE_OF and n.args:
-            f, u = n.func.id, _src(n.args[0])
-        elif isinstance(n, ast.Name) and id(n) in values and n.id in defined_as:
-            f, u = cast(ast.Name, defined_as[n.id].func).id, _src(defined_as[n.id].args[0])
-        template = DERIVATIVE_OF.get(f) if f is not None else None
-        if f is None or template is None:
-            continue
-        deriv = template.format(f=_src(n), u=u)
-        yield Candidate("function-for-derivative", f"{you} has {_src(n)} where its derivative {deriv} belongs: "
-                        f"the function {f} is written for its derivative.",
-                        _replaced(tree, i, lambda m, d=deriv: _expr(f"({d})")))
-    # the derivative written where the function belongs, or another function's rule: X*(1 - X) and 1 - X**2
-    for i, n in enumerate(nodes):
-        x = _sigmoid_rule(n)
-        if x is None and isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
-            found = _rule_in_chain(n)
-            if found is not None:
-                x, rest = found
-                yield Candidate("wrong-rule", f"{you} has {x}*(1 - {x}), the sigmoid's derivative rule, where "
-                                f"tanh's 1 - {x}**2 belongs.", _replaced(
-                                    tree, i, lambda m, x=x, r=rest: _product([*r, _expr(f"(1 - {x}**2)")])))
-                yield Candidate("function-for-derivative", f"{you} has {x}*(1 - {x}) (the derivative) where {x} "
-                                "itself belongs: the derivative is written for the function.", _replaced(
-                                    tree, i, lambda m, x=x, r=rest: _product([*r, _expr(x)])))
-            continue
-        for rule_x, (own, other, other_text, other_rule) in ((x, _SIGMOID_RULE), (_tanh_rule(n), _TANH_RULE)):
-            x = rule_x
-            if x is None:
-                continue
-            yield Candidate("function-for-derivative", f"{you} has {_src(n)} (the derivative) where {x} itself "
-                            "belongs: the derivative is written for the function.", _replaced(tree, i, lambda m,
-                                                                                                   x=x: _expr(x)))
-            yield Candidate("wrong-rule", f"{you} has {_src(n)}, {own} derivative rule, where {other} "
-                            f"{other_text.format(x=x)} belongs.",
-                            _replaced(tree, i, lambda m, x=x, r=other_rule: _expr(r.format(x=x))))
-
-
-def _is_one_minus(n: ast.AST) -> ast.AST | None:
-    if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Sub) and isinstance(n.left, ast.Constant) \
-            and n.left.value == 1:
-        return n.right
-    return None
-
-
-#: (whose rule it is, whose rule belongs instead, that rule as the student reads it, as the repaired rhs)
-_SIGMOID_RULE = ("the sigmoid's", "tanh's", "1 - {x}**2", "(1 - ({x})**2)")
-_TANH_RULE = ("tanh's", "the sigmoid's", "{x}*(1 - {x})", "({x})*(1 - ({x}))")
-
-
-def _sigmoid_rule(n: ast.AST) -> str | None:
-    """``X`` when ``n`` is ``X*(1 - X)`` or ``(1 - X)*X``."""
-    if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult):
-        for a, b in ((n.left, n.right), (n.right, n.left)):
-            inner = _is_one_minus(b)
-            if inner is not None and ast.dump(inner) == ast.dump(a):
-                return _src(a)
-    return None
-
-
-def _rule_in_chain(n: ast.AST) -> tuple[str, list[ast.AST]] | None:
-    """(X, the other factors) when a ``*`` chain has both X and (1 - X) among its factors."""
-    factors = _factors(cast(ast.expr, n))
-    if len(factors) < 3:
-        return None
-    for k, f in enumerate(factors):
-        inner = _is_one_minus(f)
-        if inner is None:
-            continue
-        for j, g in enumerate(factors):
-            if j != k and ast.dump(g) == ast.dump(inner):
-                return _src(g), [h for m, h in enumerate(factors) if m not in (j, k)]
-    return None
-
-
-def _tanh_rule(n: ast.AST) -> str | None:
-    """``X`` when ``n`` is ``1 - X**2``."""
-    inner = _is_one_minus(n)
-    if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Pow) and isinstance(inner.right, ast.Constant) \
-            and inner.right.value == 2:
-        return _src(inner.left)
-    return None
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -466,6 +75,109 @@ class _Points:
 
 def _entries(v: Any) -> list[Any]:
     return list(v) if is_matrix(v) else [v]
+
+
+def _numbers(entries: list[Any], point: dict) -> list[Any] | None:
+    out = [sp.N(e.xreplace(point), 15) for e in entries]
+    if any(not x.is_number or x.has(sp.nan, sp.zoo, sp.oo, -sp.oo) for x in out):
+        return None
+    return out
+
+
+class _Screen:
+    """Numbers for every definition at each point, so that a candidate is screened from its shallow value (the
+    definitions as placeholders: a few small expressions) rather than from its full expansion, which for a
+    matrix claim is large and slow to evaluate. The lhs values are computed once per point."""
+
+    def __init__(self, model: Model, points: _Points, lhs: Any) -> None:
+        self.model, self.points = model, points
+        self.shape = lhs.shape if is_matrix(lhs) else None
+        self.lhs = _entries(lhs)
+        self.lhs_values: dict[int, list[Any] | None] = {}
+        self.defs: dict[int, dict | None] = {}
+        placeholders: set = set()
+        for ph in model.placeholders.values():
+            placeholders |= set(_entries(ph))
+        base: set = set()
+        for e in self.lhs:
+            base |= e.free_symbols
+        for v in model.shallow.values():
+            for e in _entries(v):
+                base |= e.free_symbols
+        self.base = base - placeholders
+
+    def lhs_at(self, k: int) -> list[Any] | None:
+        if k not in self.lhs_values:
+            self.lhs_values[k] = _numbers(self.lhs, self.points.at(k, self.base))
+        return self.lhs_values[k]
+
+    def defs_at(self, k: int) -> dict | None:
+        """The point with every definition's placeholder given its number there (None if one has none)."""
+        if k not in self.defs:
+            values: dict | None = dict(self.points.at(k, self.base))
+            for name in self.model.order:
+                ph, v = self.model.placeholders[name], self.model.shallow[name]
+                got = _numbers(_entries(v), cast(dict, values))
+                if got is None:
+                    values = None
+                    break
+                cast(dict, values).update(zip(_entries(ph), got, strict=True))
+            self.defs[k] = values
+        return self.defs[k]
+
+    def ratio(self, shallow: Any) -> complex | None:
+        """lhs / candidate when it is the same number at every point and entry (None otherwise)."""
+        if (shallow.shape if is_matrix(shallow) else None) != self.shape:
+            return None
+        found: complex | None = None
+        count = 0
+        for k in range(len(self.points.points)):
+            a, d = self.lhs_at(k), self.defs_at(k)
+            if a is None or d is None or any(not x.free_symbols <= d.keys() for x in _entries(shallow)):
+                continue
+            b = _numbers(_entries(shallow), d)
+            if b is None:
+                continue
+            for x, y in zip(a, b, strict=True):
+                x, y = complex(x), complex(y)
+                if abs(y) < 1e-12:
+                    if abs(x) > 1e-12:
+                        return None
+                    continue
+                r = x / y
+                if found is None:
+                    found = r
+                elif abs(r - found) > 1e-9 * (1 + abs(r)):
+                    return None
+            count += 1
+        return found if count >= 2 else None
+
+    def agrees(self, shallow: Any) -> bool | None:
+        """Whether the candidate (its shallow value) equals the lhs at the points; None when it cannot tell."""
+        if (shallow.shape if is_matrix(shallow) else None) != self.shape:
+            return False
+        b_entries = _entries(shallow)
+        e = self.points.entry
+        if e is not None and self.points.points[0] and e < len(self.lhs):  # quick reject: the entry that differed
+            a, d = self.lhs_at(0), self.defs_at(0)
+            if a is not None and d is not None:
+                y = _numbers([b_entries[e]], d)
+                if y is not None and not _close(a[e], y[0]):
+                    return False
+        valid = 0
+        for k in range(len(self.points.points)):
+            a, d = self.lhs_at(k), self.defs_at(k)
+            if d is None:
+                return None
+            if any(not x.free_symbols <= d.keys() for x in b_entries):
+                return None  # a name the screen has no number for: the full check decides
+            b = _numbers(b_entries, d)
+            if a is None or b is None:  # not finite at this point
+                continue
+            if not all(_close(x, y) for x, y in zip(a, b, strict=True)):
+                return False
+            valid += 1
+        return valid >= 2
 
 
 def _agrees(lhs: Any, cand: Any, points: _Points, lhs_cache: dict) -> bool:
@@ -535,33 +247,104 @@ def diagnose(spec: Spec, model: Model, lhs: Any, rhs_tree: ast.expr, lhs_name: s
             and len(lhs_tree.args) == 2 and all(isinstance(a, ast.Name) for a in lhs_tree.args):
         ctx.target = (cast(ast.Name, lhs_tree.args[0]).id, cast(ast.Name, lhs_tree.args[1]).id)
     points = _Points(spec, first_point, random.Random(4242), entry)
+    screen = _Screen(model, points, lhs)
     cache: dict = {}
     seen: set[str] = set()
-    for cand in candidates(rhs_tree, lhs_name, ctx):
-        if time.monotonic() > deadline:
-            return None
+    firsts: list[tuple[Candidate, Any]] = []  # structural candidates screened, for the two-edit search
+
+    def attempt(cand: Candidate, keep: bool = False) -> dict[str, str] | None:
         if cand.tree is None:
-            continue
+            return None
         text = _src(cand.tree)
         if text in seen:
-            continue
+            return None
         seen.add(text)
         try:
             tree = parse(text, GRAMMAR, "repaired rhs")
+            shallow = model.value(tree, {}, "repaired rhs")
+            screened = screen.agrees(shallow)
+            if keep and screened is False and cand.kind in STRUCTURAL:
+                firsts.append((cand, shallow))
+            if screened is False:
+                return None
             value = model.full(tree, "repaired rhs")
-            if not _agrees(lhs, value, points, cache):
-                continue
+            if screened is None and not _agrees(lhs, value, points, cache):
+                return None
             how = _verify(lhs, value, spec, budget)
-            if how is None:
-                continue
-            if sizes and lhs_tree is not None:
+            if how is not None and sizes and lhs_tree is not None:
                 how = _other_size(spec, sizes, lhs_tree, tree, how)
-                if how is None:
-                    continue
         except (AutogradVizError, ValueError, TypeError, ZeroDivisionError, RecursionError, AttributeError):
-            continue
-        return {"kind": cand.kind, "text": cand.text, "repaired": text, "verified": how}
+            return None
+        return None if how is None else {"kind": cand.kind, "text": cand.text, "repaired": text, "verified": how}
+
+    stream = itertools.chain(path_candidates(rhs_tree, lhs_name, ctx),
+                             _terms(lhs, rhs_tree, lhs_name, model, budget),
+                             candidates(rhs_tree, lhs_name, ctx, _factor_edits(lhs, rhs_tree, lhs_name, model,
+                                                                               budget)))
+    for cand in stream:
+        if time.monotonic() > deadline:
+            return None
+        found = attempt(cand, keep=True)
+        if found is not None:
+            return found
+    # a constant factor other than the usual ones (16 s**2 written s**2), from the ratio lhs / rhs
+    try:
+        r = screen.ratio(model.value(rhs_tree, {}, "rhs"))
+    except (AutogradVizError, ValueError, TypeError, ZeroDivisionError):
+        r = None
+    other = constant_factor(rhs_tree, r, you_of(lhs_name)) if r is not None else None
+    if other is not None and (found := attempt(other)) is not None:
+        return found
+    # two mistakes: a structural edit still off by a sign or a factor, then two structural edits
+    size_values = _size_values(ctx, model, sizes)
+    for first, shallow in firsts:
+        if time.monotonic() > deadline:
+            return None
+        r = screen.ratio(shallow)
+        both = scaled(first, r, ctx, size_values) if r is not None else None
+        if both is not None and (found := attempt(both)) is not None:
+            return found
+    for both in pairs([c for c, _ in firsts], lhs_name, ctx):
+        if time.monotonic() > deadline:
+            return None
+        if (found := attempt(both)) is not None:
+            return found
     return None
+
+
+def _size_values(ctx: _Context, model: Model, sizes: dict[str, int] | None) -> dict[str, sp.Expr]:
+    """The number each size name (N, n, a [matrices] size) stands for in this check."""
+    out: dict[str, sp.Expr] = {}
+    for s in ctx.sizes:
+        if sizes and s in sizes:
+            out[s] = sp.Integer(sizes[s])
+            continue
+        try:
+            v = model.full(ast.Name(id=s, ctx=ast.Load()), s)
+        except (AutogradVizError, ValueError, TypeError):
+            continue
+        if isinstance(v, sp.Expr) and v.is_number and v != 0:
+            out[s] = v
+    return out
+
+
+def _terms(lhs: Any, rhs_tree: ast.expr, lhs_name: str, model: Model, budget: Budget) -> Iterator[Candidate]:
+    """The missing or extra terms of a sum (:mod:`diagnose_terms`), none when the rhs does not evaluate."""
+    try:
+        rhs = model.full(rhs_tree, "rhs")
+    except (AutogradVizError, ValueError, TypeError):
+        return
+    yield from term_candidates(lhs, rhs, rhs_tree, you_of(lhs_name), model, budget)
+
+
+def _factor_edits(lhs: Any, rhs_tree: ast.expr, lhs_name: str, model: Model, budget: Budget
+                  ) -> Iterator[Candidate]:
+    """A chain-rule factor left out or extra (:mod:`diagnose_factors`), none when the rhs does not evaluate."""
+    try:
+        rhs = model.full(rhs_tree, "rhs")
+    except (AutogradVizError, ValueError, TypeError):
+        return
+    yield from factor_candidates(lhs, rhs, rhs_tree, you_of(lhs_name), model, budget)
 
 
 def _other_size(spec: Spec, sizes: dict[str, int], lhs_tree: ast.expr, tree: ast.expr, how: str) -> str | None:

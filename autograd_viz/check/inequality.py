@@ -17,6 +17,7 @@ from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
 from autograd_viz.check.domain import MAGNITUDE, Domain
 from autograd_viz.check.model import Model, as_scalar
+from autograd_viz.check.readable import formula_text
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import Claim, DerivationError, Spec
 from autograd_viz.check.verify import symbolic_limit
@@ -237,7 +238,7 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
                 attained = not (ok2 and sol is sp.S.EmptySet)
             if value is not None and (value < -1e-40 or (not strict and abs(value) < 1e-40) or not attained):
                 result.verdict = "proved"
-                result.method = f"sympy: {kind} of lhs = {s}" + ("" if attained else " (not attained)")
+                result.method = f"sympy: {kind} of lhs = {formula_text(s)}" + ("" if attained else " (not attained)")
                 result.correct = f"{kind} {_exact_text(s)}"
                 return
     if len(symbols) != 1 or rhs.free_symbols:
@@ -261,12 +262,13 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
 
 
 def _exact_text(s: sp.Expr) -> str:
-    """"= 1/4" for a rational value; "≈ 0.7310585786 (exactly E/(1 + E))" otherwise, so it reads as a number."""
+    """"= 1/4" for a rational value; "= log(3) ≈ 1.098612289" otherwise: the exact form first (in the formula
+    language: Euler's number is exp(1), E is the expectation), then its value so that it reads as a number."""
     if s.is_Rational:
         return f"= {s}"
     if s.is_infinite:  # never "≈ inf (exactly oo)"
         return "= ∞ (unbounded above)" if s.is_extended_positive else "= −∞ (unbounded below)"
-    return f"≈ {float(s.evalf(20)):.10g} (exactly {s})"
+    return f"= {formula_text(s)} ≈ {float(s.evalf(20)):.10g}"
 
 
 def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budget, rng: random.Random,

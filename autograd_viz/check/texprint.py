@@ -36,6 +36,7 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
         return f"{_tex(node.value, 5)}^{{T}}"
     if isinstance(node, ast.Subscript):
         name = _name_tex(cast(ast.Name, node.value).id)  # the grammar: name[name, int or a tuple of ints]
+        name = f"{{{name}}}" if "_" in name else name  # W2[0, 1] as {W_{2}}_{0,1}, not W_{2,0,1}
         if isinstance(node.slice, ast.Tuple):
             return f"{name}_{{{','.join(str(cast(ast.Constant, e).value) for e in node.slice.elts)}}}"
         index: object = node.slice.id if isinstance(node.slice, ast.Name) else cast(ast.Constant, node.slice).value

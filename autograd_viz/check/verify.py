@@ -20,6 +20,7 @@ from autograd_viz.check import latex, montecarlo, numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
 from autograd_viz.check.engine import OUT_OF_RANGE, derivative_target, engine_gradient
 from autograd_viz.check.model import Model, NeedsSizes, is_matrix
+from autograd_viz.check.readable import entry_hint
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import GRAMMAR, Claim, DerivationError, Spec, parse
 from autograd_viz.check.texprint import to_latex
@@ -279,7 +280,8 @@ def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: 
                     rhs = model.full(trees[2], "rhs")
                 except Exception:  # the hint only; the counterexample stands
                     rhs = None
-            result.correct, result.correct_tex = matrix_hint(lhs, point, correct, rhs, model.fold)
+            result.correct, result.correct_tex = entry_hint(lhs, point, correct, rhs, model,
+                                                            trees[1] if trees is not None else None)
         else:
             result.correct = str(correct)
             result.correct_tex = tex_of(correct)
@@ -326,23 +328,6 @@ def tex_of(expr: Any) -> str:
     if pieces:
         expr = expr.xreplace({p: sp.Function("cases")(*[a for pair in p.args for a in pair]) for p in pieces})
     return fix_subscripts(sp.latex(expr))
-
-
-def matrix_hint(lhs: Any, point: dict, correct: Any, rhs: Any = None, fold: Any = None) -> tuple[str, str]:
-    """No matrix-notation form: say so, and show the smallest differing entry of the correct lhs (by printed
-    length), with the rhs's entry beside it."""
-    same = is_matrix(rhs) and rhs.shape == lhs.shape
-    def differs(k: int) -> bool:  # at the counterexample (cheap: no simplification of large entries)
-        v = numeric.as_float(sp.N((lhs[k] - rhs[k]).xreplace(point), 20))
-        return v is None or abs(v) > 1e-9
-
-    differing = [k for k in range(len(lhs)) if differs(k)] if same and point else []
-    k = min(differing or range(len(correct)), key=lambda n: (len(str(correct[n])), n))
-    e = correct[k]
-    i, j = divmod(k, correct.shape[1])
-    yours = f"; yours is {fold(rhs[k]) if fold else rhs[k]}" if same else ""
-    text = f"(no matrix-notation form found) entry ({i}, {j}) should be {e}{yours}"
-    return text, f"\\text{{(no matrix form found) entry }}({i}, {j}) = {tex_of(e)}"
 
 
 def correct_form(expr: Any, model: Model, budget: Budget) -> Any:
