@@ -147,7 +147,9 @@ def run_claims(tasks: list[tuple[Spec, Claim]], timeout: float, jobs: int) -> li
                     if not w.give(k):  # died between claims: a fresh one takes the claim
                         w.stop(kill=True)
                         w = workers[i] = _Worker(ctx, tasks, timeout)
-                        w.give(k)
+                        if not w.give(k):
+                            results[k] = ClaimResult(name=tasks[k][1].name, verdict="error",
+                                                     expect=tasks[k][1].expect, message="no worker could be started")
             busy = [w for w in workers if w.task is not None]
             if not busy:
                 break
