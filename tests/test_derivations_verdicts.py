@@ -112,6 +112,35 @@ def test_hard_kill_when_the_worker_ignores_its_alarm(monkeypatch: pytest.MonkeyP
     assert elapsed < 2 * (0.2 + 1.0) + 0.5  # two rounds of two workers, each killed at ~limit + 0.3 s
 
 
+def test_a_worker_that_dies_costs_only_its_claim(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    real = runner.check_claim
+
+    def dies_on_one(spec, claim, timeout):
+        if claim.name == "dL/dz is backprop's z-bar":
+            os._exit(3)  # the worker process ends without an answer
+        return real(spec, claim, timeout)
+
+    monkeypatch.setattr(runner, "check_claim", dies_on_one)
+    c = {x.name: x for x in check_file(FIX / "perceptron.toml", jobs=2).claims}
+    assert c["dL/dz is backprop's z-bar"].verdict == "error"
+    assert "died" in c["dL/dz is backprop's z-bar"].message
+    assert [x.verdict for n, x in c.items() if n != "dL/dz is backprop's z-bar"] == ["proved", "refuted", "proved"]
+
+
+def test_workers_hand_out_the_longest_claims_first() -> None:
+    from autograd_viz.check.spec import load_spec
+
+    spec = load_spec(runner.BUILTIN_DIR / "one_hidden_layer.toml")
+    small = load_spec(FIX / "perceptron.toml")
+    costs = [runner.estimated_cost(spec, c) for c in spec.claims]
+    assert min(costs) > max(runner.estimated_cost(small, c) for c in small.claims)  # matrix claims first
+    fails = [c for c in spec.claims if c.expect == "fails"]
+    holds = [c for c in spec.claims if c.expect == "holds"]
+    assert runner.estimated_cost(spec, fails[0]) > runner.estimated_cost(spec, holds[0])  # the diagnosis runs
+
+
 def test_error_verdicts_name_the_problem() -> None:
     r = _claims(FIX / "errors.toml", jobs=1)
     assert r["fine"].verdict == "proved"

@@ -184,13 +184,18 @@ def _agrees(lhs: Any, cand: Any, points: _Points, lhs_cache: dict) -> bool:
     if is_matrix(lhs) != is_matrix(cand) or is_matrix(lhs) and lhs.shape != cand.shape:
         return False
     a_entries, b_entries = _entries(lhs), _entries(cand)
+    if "free" not in lhs_cache:  # the lhs's free symbols: the same for every candidate
+        lhs_cache["free"] = [e.free_symbols for e in a_entries]
+    a_free, b_free = lhs_cache["free"], [e.free_symbols for e in b_entries]
     symbols: set = set()
-    for e in (*a_entries, *b_entries):
-        symbols |= e.free_symbols
+    for fs in (*a_free, *b_free):
+        symbols |= fs
     if points.entry is not None and points.points[0] and points.entry < len(a_entries):  # quick reject
         e = points.entry
-        point = points.at(0, a_entries[e].free_symbols | b_entries[e].free_symbols)
-        x, y = sp.N(a_entries[e].xreplace(point), 15), sp.N(b_entries[e].xreplace(point), 15)
+        point = points.at(0, a_free[e] | b_free[e])
+        if ("entry", e) not in lhs_cache:  # the lhs's entry at the first point: the same for every candidate
+            lhs_cache["entry", e] = sp.N(a_entries[e].xreplace(point), 15)
+        x, y = lhs_cache["entry", e], sp.N(b_entries[e].xreplace(point), 15)
         if x.is_number and y.is_number and not x.has(sp.nan, sp.zoo) and not y.has(sp.nan, sp.zoo) \
                 and not _close(x, y):
             return False

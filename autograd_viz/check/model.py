@@ -64,6 +64,10 @@ def _power(x: sp.Expr, y: sp.Expr) -> sp.Expr:
     return x**y
 
 
+SHARED_MODELS = 8  # models kept by :meth:`Model.shared` (the most recently used ones)
+_SHARED: dict[tuple[int, tuple], tuple[Spec, Model]] = {}
+
+
 class NeedsSizes(DerivationError):
     """The formula uses a matrix whose size is a symbol, and no value was given for it."""
 
@@ -182,6 +186,7 @@ class Model:
         self.order: list[str] = []
         self.pending: set[str] = set()  # definitions that need a size symbol's value
         self._expanded: dict[frozenset[str], dict] = {}
+        self._full: dict[str, Any] = {}
         for name, tree in spec.define.items():
             try:
                 value = self.value(tree, {}, f"[define] {name}")
@@ -241,8 +246,25 @@ class Model:
         return _replace(value, back)
 
     def full(self, tree: ast.expr, what: str) -> Any:
-        """The value of a formula with every definition substituted."""
-        return self.expand(self.value(tree, {}, what))
+        """The value of a formula with every definition substituted (remembered per formula: the claims of a
+        file, and the diagnosis's candidates, build the same sides again and again)."""
+        key = ast.dump(tree)
+        if key not in self._full:
+            self._full[key] = self.expand(self.value(tree, {}, what))
+        return self._full[key]
+
+    @classmethod
+    def shared(cls, spec: Spec, sizes: dict[str, int] | None = None) -> Model:
+        """The model of ``spec`` at ``sizes``, built once per process and reused by the next claims of the same
+        file (a model is never changed after it is built, except for its caches)."""
+        key = (id(spec), tuple(sorted((sizes or {}).items())))
+        hit = _SHARED.pop(key, None)
+        if hit is None or hit[0] is not spec:
+            hit = (spec, cls(spec, sizes))
+        _SHARED[key] = hit  # most recent last
+        while len(_SHARED) > SHARED_MODELS:
+            del _SHARED[next(iter(_SHARED))]
+        return hit[1]
 
     # --- evaluation ----------------------------------------------------------------------------------
     def value(self, tree: ast.expr, scope: dict[str, Any], what: str) -> Any:
@@ -364,7 +386,12 @@ class Model:
         if f == "Sum":
             return self._sum(args, node, scope, what)
         if f in ("diff", "grad"):
-            return self._derivative(f, args, node, scope, what)
+            if scope:
+                return self._derivative(f, args, node, scope, what)
+            key = "d" + ast.dump(node)  # the same derivative in several claims (grad(L, W1), W1 - eta*grad(L, W1))
+            if key not in self._full:
+                self._full[key] = self._derivative(f, args, node, scope, what)
+            return self._full[key]
         raise ExpressionError(f"unknown function {f!r} ({col(node)})")  # pragma: no cover - grammar refuses
 
     def _matrix_function(self, f: str, v: Any, node: ast.Call) -> Any:

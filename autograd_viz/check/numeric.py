@@ -157,8 +157,15 @@ def critical_expressions(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
     """Sub-expressions whose zeros are kinks, poles or domain edges: the arguments of ``Abs``/``sign``,
     ``Max``/``Min`` differences, ``Piecewise`` conditions, denominators, arguments of ``log`` and of roots."""
     out: list[sp.Expr] = []
+    seen: set = set()  # a subtree met again (matrix entries share most of theirs) adds nothing new: skipped
     for e in exprs:
-        for node in sp.preorder_traversal(e):
+        walk = sp.preorder_traversal(e)
+        for node in walk:
+            if isinstance(node, sp.Basic):
+                if node in seen:
+                    walk.skip()
+                    continue
+                seen.add(node)
             if isinstance(node, sp.Abs | sp.sign | sp.Heaviside):
                 out.append(node.args[0])
             elif isinstance(node, sp.Max | sp.Min):
@@ -218,13 +225,14 @@ def special_values(exprs: Sequence[sp.Expr], symbols: list[sp.Symbol], domains: 
     where they are numbers; roots that depend on other symbols are kept as expressions."""
     deadline = time.monotonic() + seconds
     crit = critical_expressions(exprs)
+    free = [u.free_symbols for u in crit]  # once, not once per symbol (matrix claims have dozens of symbols)
     numbers = claim_numbers(exprs)
     out = Candidates()
     for s in symbols:
         d = domain_of(s, domains)
         vals: list[sp.Expr] = []
-        for u in crit:
-            if s in u.free_symbols:
+        for u, u_free in zip(crit, free, strict=True):
+            if s in u_free:
                 for r in _roots(u, s, deadline):
                     vals.append(r)
                     if r.is_number:

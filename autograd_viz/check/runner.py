@@ -1,5 +1,6 @@
-"""Run claims in forked workers, at most ``jobs`` at a time, each killed at its time limit: SymPy hanging on
-one claim never hangs the run. SymPy is imported once in the parent, so a fork costs milliseconds."""
+"""Run claims in ``jobs`` forked workers, each claim killed (with its worker, which is replaced) at its time
+limit: SymPy hanging on one claim never hangs the run. SymPy is imported and warmed up once in the parent, so
+a fork costs milliseconds; a worker then checks claim after claim (longest first), keeping SymPy's cache."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from autograd_viz.check import verify
 from autograd_viz.check.results import CheckReport, ClaimResult, FileResult
@@ -26,11 +27,32 @@ def builtin_files() -> list[Path]:
     return sorted(BUILTIN_DIR.glob("*.toml"))
 
 
-def _work(conn: Connection, spec: Spec, claim: Claim, timeout: float) -> None:
+def _serve(conn: Connection, tasks: list[tuple[Spec, Claim]], timeout: float) -> None:
+    """A worker: check the claim whose index arrives, send ``(index, result)`` back, until ``None`` arrives.
+    The tasks came with the fork; only indices and results cross the pipe. One worker checks many claims, so
+    SymPy's cache (and the checker's) carries over from one claim of a file to the next."""
     try:
-        conn.send(check_claim(spec, claim, timeout))
+        while (k := conn.recv()) is not None:
+            spec, claim = tasks[k]
+            conn.send((k, check_claim(spec, claim, timeout)))
+    except (EOFError, OSError, KeyboardInterrupt):
+        pass
     finally:
         conn.close()
+
+
+def estimated_cost(spec: Spec, claim: Claim) -> float:
+    """A rough relative cost, for handing out the longest claims first: matrix claims are checked entry by
+    entry, a false claim also runs the diagnosis search, an inequality a search for its extremes."""
+    entries = 0
+    for r, c in spec.matrices.values():
+        entries += (r if isinstance(r, int) else 3) * (c if isinstance(c, int) else 3)
+    cost = 1.0 + entries
+    if claim.expect == "fails":
+        cost *= 2.0
+    if claim.relation != "==":
+        cost *= 2.0
+    return cost
 
 
 def _timeout_result(claim: Claim, timeout: float, seconds: float) -> ClaimResult:
@@ -74,43 +96,88 @@ def warm_up() -> None:
     _warmed = True
 
 
+class _Worker:
+    """One forked worker process and the claim it is checking (index and start time), if any."""
+
+    def __init__(self, ctx: Any, tasks: list[tuple[Spec, Claim]], timeout: float) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc: BaseProcess = ctx.Process(target=_serve, args=(child, tasks, timeout), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task: int | None = None
+        self.start = 0.0
+
+    def give(self, k: int) -> bool:
+        """Send claim ``k``; False when the worker is gone."""
+        try:
+            self.conn.send(k)
+        except (BrokenPipeError, OSError):
+            return False
+        self.task, self.start = k, time.monotonic()
+        return True
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except (BrokenPipeError, OSError):
+                self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
 def run_claims(tasks: list[tuple[Spec, Claim]], timeout: float, jobs: int) -> list[ClaimResult]:
-    """Check every (spec, claim), ``jobs`` forked workers at a time; results in task order."""
+    """Check every (spec, claim) in ``jobs`` forked workers, the most expensive claims (by
+    :func:`estimated_cost`) first so the workers finish together; results in task order. A claim still
+    running at its limit (plus :data:`KILL_GRACE`) has its worker killed and replaced."""
     if jobs <= 1 or "fork" not in mp.get_all_start_methods():
         return [check_claim(spec, claim, timeout) for spec, claim in tasks]
     ctx = mp.get_context("fork")
     warm_up()
     results: list[ClaimResult | None] = [None] * len(tasks)
-    pending = list(range(len(tasks)))[::-1]
-    running: dict[Connection, tuple[int, BaseProcess, float]] = {}
-    while pending or running:
-        while pending and len(running) < jobs:
-            k = pending.pop()
-            receiver, sender = ctx.Pipe(duplex=False)
-            proc: BaseProcess = ctx.Process(target=_work, args=(sender, *tasks[k], timeout), daemon=True)
-            proc.start()
-            sender.close()
-            running[receiver] = (k, proc, time.monotonic())
-        now = time.monotonic()
-        wait_for = min(start + timeout + KILL_GRACE for _, _, start in running.values()) - now
-        for conn in cast("list[Connection]", wait(list(running), timeout=max(wait_for, 0.0))):  # a subset of running
-            k, proc, start = running.pop(conn)
-            try:
-                results[k] = conn.recv()
-            except (EOFError, OSError):
-                results[k] = ClaimResult(name=tasks[k][1].name, verdict="error", expect=tasks[k][1].expect,
-                                         message="the worker died without an answer",
-                                         seconds=round(time.monotonic() - start, 3))
-            conn.close()
-            proc.join()
-        now = time.monotonic()
-        for conn, (k, proc, start) in list(running.items()):
-            if now >= start + timeout + KILL_GRACE:
-                proc.kill()
-                proc.join()
-                conn.close()
-                del running[conn]
-                results[k] = _timeout_result(tasks[k][1], timeout, now - start)
+    order = sorted(range(len(tasks)), key=lambda k: -estimated_cost(*tasks[k]))[::-1]  # pop() takes the largest
+    workers = [_Worker(ctx, tasks, timeout) for _ in range(min(jobs, len(tasks)))]
+    try:
+        while order or any(w.task is not None for w in workers):
+            for i, w in enumerate(workers):
+                while w.task is None and order:
+                    k = order.pop()
+                    if not w.give(k):  # died between claims: a fresh one takes the claim
+                        w.stop(kill=True)
+                        w = workers[i] = _Worker(ctx, tasks, timeout)
+                        if not w.give(k):
+                            results[k] = ClaimResult(name=tasks[k][1].name, verdict="error",
+                                                     expect=tasks[k][1].expect, message="no worker could be started")
+            busy = [w for w in workers if w.task is not None]
+            if not busy:
+                break
+            wait_for = min(w.start + timeout + KILL_GRACE for w in busy) - time.monotonic()
+            ready = cast("list[Connection]", wait([w.conn for w in busy], timeout=max(wait_for, 0.0)))
+            for i, w in enumerate(workers):
+                if w.task is None:
+                    continue
+                k = w.task
+                if w.conn in ready:
+                    try:
+                        got, result = w.conn.recv()
+                        results[got] = result
+                        w.task = None
+                        continue
+                    except (EOFError, OSError):
+                        results[k] = ClaimResult(name=tasks[k][1].name, verdict="error", expect=tasks[k][1].expect,
+                                                 message="the worker died without an answer",
+                                                 seconds=round(time.monotonic() - w.start, 3))
+                elif time.monotonic() >= w.start + timeout + KILL_GRACE:
+                    results[k] = _timeout_result(tasks[k][1], timeout, time.monotonic() - w.start)
+                else:
+                    continue
+                w.stop(kill=True)
+                workers[i] = _Worker(ctx, tasks, timeout)
+    finally:
+        for w in workers:
+            w.stop(kill=w.task is not None)
     return [r for r in results if r is not None]
 
 

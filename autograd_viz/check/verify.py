@@ -104,12 +104,12 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
         if v not in spec.symbols:
             raise DerivationError(f"forall: {v!r} is not a symbol from [symbols]")
     try:  # size symbols stay symbols unless a matrix needs a concrete size
-        model = Model(spec, {})
+        model = Model.shared(spec, {})
         lhs, rhs, lt, rt = _sides(spec, claim, model, result)
         size_sets: list[dict[str, int]] = [{}]
     except NeedsSizes:
         size_sets = [size_values(spec), size_values(spec, LARGE_OFFSET)]
-        model = Model(spec, size_sets[0])
+        model = Model.shared(spec, size_sets[0])
         lhs, rhs, lt, rt = _sides(spec, claim, model, result)
     if claim.relation != "==":
         from autograd_viz.check.inequality import check_inequality
@@ -124,7 +124,7 @@ def _check(spec: Spec, claim: Claim, budget: Budget, result: ClaimResult, state:
     all_proved: list[str] = []
     for k, sizes in enumerate(size_sets):
         if k:
-            model = Model(spec, sizes)
+            model = Model.shared(spec, sizes)
             lhs, rhs = model.full(lt, "lhs"), model.full(rt, "rhs")
         pairs = _pairs(lhs, rhs, "claim")
         if isinstance(pairs, str):
