@@ -4,7 +4,7 @@ edge as "upstream gradient times local derivative", with running sums where path
 >>> from autograd_viz.viz.examples import notes_example
 >>> from autograd_viz.viz.stepper import Stepper
 >>> page = Stepper(notes_example())
->>> page.steps[4]["text"]
+>>> page.steps[5]["text"]
 'z = v₁ + b = 1 + (−1) = 0'
 >>> page.save("page.html")  # doctest: +SKIP
 
