@@ -19,7 +19,7 @@ INTERNAL = {
     "autograd_viz.explain.budget._TimeUp",
     "autograd_viz.check.matrixexpr.NotMatrixAlgebra",
     "autograd_viz.check.model.NeedsSizes",
-    "autograd_viz.torch.trace._Unmappable",
+    "autograd_viz.torch.mappers._Unmappable",
 }
 
 

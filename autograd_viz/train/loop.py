@@ -80,7 +80,7 @@ class Trainer:
         self._best_score = math.inf
         self._wait = 0
         self._has_batchnorm = any(isinstance(m, BatchNorm1d) for _, m in model.named_modules())
-        self.compile, self.compiled, self.compile_note = bool(compile), None, None  # see train/compiled.py
+        self.compile, self.compiled, self.compile_note = bool(compile), None, None  # see train/compiled/
 
     # --- pieces -------------------------------------------------------------------------------------
     def loss(self, outputs: Tensor, labels: np.ndarray, *, labels_checked: bool = False) -> Tensor:

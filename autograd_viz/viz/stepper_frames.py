@@ -16,9 +16,11 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autograd_viz.errors import StepperError
 from autograd_viz.io import atomic_write_bytes, atomic_write_with
 from autograd_viz.viz.renderers import HOW_TO_GET_ONE, RenderError, choose
-from autograd_viz.viz.stepper import Model, StepperError, page_graph
+from autograd_viz.viz.stepper_model import Model
+from autograd_viz.viz.stepper_page import page_graph
 
 if TYPE_CHECKING:
     from autograd_viz.viz.stepper import Stepper
