@@ -242,13 +242,19 @@ def test_the_kernel_list_reads_like_backprop(adam_path: str) -> None:
 
 def test_no_graph_node_type_is_touched_beyond_the_stable_fields() -> None:
     """The compiler reads op.name, parents, attrs, data, requires_grad only (the engine may change the rest)."""
+    import importlib
     import inspect
+    import pkgutil
 
     from autograd_viz.train import compiled
 
-    source = inspect.getsource(compiled)
-    for private in (".saved", ".backward(", "op.forward", "_fit_grad", "_accumulate"):
-        assert private not in source, private
+    modules = [compiled] + [importlib.import_module(f"{compiled.__name__}.{m.name}")
+                            for m in pkgutil.iter_modules(compiled.__path__)]
+    assert len(modules) > 3  # the package's modules, not just its __init__
+    for module in modules:
+        source = inspect.getsource(module)
+        for private in (".saved", ".backward(", "op.forward", "_fit_grad", "_accumulate"):
+            assert private not in source, (module.__name__, private)
     assert graph.topological_order is compiled.topological_order
 
 
