@@ -16,13 +16,14 @@ _PREC = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.MatMult: 2, ast.Div: 2, ast.Po
 def _name_tex(n: str) -> str:
     for suffix, accent in (("hat", "hat"), ("bar", "bar"), ("tilde", "tilde")):
         if n.endswith(suffix) and len(n) > len(suffix):
-            return f"\\{accent}{{{_name_tex(n[:-len(suffix)])}}}"
+            return f"\\{accent}{{{_name_tex(n[:-len(suffix)].rstrip('_') or n[:-len(suffix)])}}}"
     if n in GREEK:
         return f"\\{n}"
     m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", n)
     if m:
         return f"{_name_tex(m.group(1))}_{{{m.group(2)}}}"
-    return n if len(n) == 1 else f"\\mathrm{{{n}}}"
+    literal = n.replace("_", r"\_")  # a scalar called w_1_2 prints its underscores, not double subscripts
+    return n if len(n) == 1 else f"\\mathrm{{{literal}}}"
 
 
 def _tex(node: ast.AST, parent: int = 0) -> str:

@@ -20,7 +20,7 @@ from autograd_viz.check import latex, montecarlo, numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
 from autograd_viz.check.engine import OUT_OF_RANGE, derivative_target, engine_gradient
 from autograd_viz.check.model import Model, NeedsSizes, is_matrix
-from autograd_viz.check.readable import entry_hint
+from autograd_viz.check.readable import entry_hint, entry_names
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import GRAMMAR, Claim, DerivationError, Spec, parse
 from autograd_viz.check.texprint import to_latex
@@ -256,6 +256,7 @@ def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: 
     point, a, b, k, how = bad
     result.method = f"counterexample (confirmed {how})"
     result.counterexample = {**{s.name: float(v) for s, v in point.items()}, **sizes}
+    result.counterexample_names = entry_names(model, point)  # W_0_0 printed as W[0, 0]
     result.lhs_value, result.rhs_value = a, b
     entry = ""
     if is_matrix(lhs) and lhs.shape != (1, 1):
