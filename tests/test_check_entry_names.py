@@ -135,3 +135,18 @@ def test_a_scalar_with_underscores_is_valid_latex() -> None:
     assert to_latex(ast.parse("w_1_2 + y_hat", mode="eval").body) == r"\mathrm{w\_1\_2} + \hat{y}"
     mathtext = pytest.importorskip("matplotlib.mathtext", reason="pip install -e '.[test]' installs matplotlib")
     mathtext.math_to_image(r"$\mathrm{w\_1\_2}^{2} + \hat{y}$", BytesIO(), format="png")
+
+
+def test_the_claims_numbers_come_in_the_same_order_under_every_hash_seed() -> None:
+    """The numbers of a claim seed the search's first points; a set's order varies with PYTHONHASHSEED, which
+    made the same command print W[0, 0] = 0.5 on one run and -0.5 on the next."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sympy as sp; from autograd_viz.check.numeric import claim_numbers; x = sp.Symbol('x'); "
+            "print(claim_numbers([x/2 + 3*x**2 - sp.Rational(1, 3) + 7*x**5 - 11]))")  # 7x⁵+3x²+x/2-34/3
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3, 4, 5)}
+    assert len(outs) == 1, outs
+    assert outs.pop().strip() == "[1/2, -1/2, 2, -2, 3, -3, 5, -5, 7, -7, -34/3, 34/3]"
