@@ -150,3 +150,29 @@ def test_the_claims_numbers_come_in_the_same_order_under_every_hash_seed() -> No
                            env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3, 4, 5)}
     assert len(outs) == 1, outs
     assert outs.pop().strip() == "[1/2, -1/2, 2, -2, 3, -3, 5, -5, 7, -7, -34/3, 34/3]"
+
+
+def test_the_exact_point_the_correct_form_and_a_latex_mismatch_name_entries_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "entries.toml"
+    path.write_text('''title = "entries in the exact point, the correct form and a LaTeX side"
+
+[matrices]
+W = [1, 2]
+
+[[claim]]
+name = "holds only at 0 and 1/3"
+lhs = "W[0, 1]**2"
+rhs = "W[0, 1]/3"
+expect = "fails"
+
+[[claim]]
+name = "two forms that differ"
+lhs = "trace(W.T @ W)"
+lhs_latex = "\\\\operatorname{tr}(W^{T} W) + 1"
+rhs = "W[0, 0]**2 + W[0, 1]**2"
+''', encoding="utf-8")
+    exact, latex = check_files([path], timeout=20.0, jobs=1).files[0].claims
+    assert exact.verdict == "refuted" and exact.counterexample == {"W_0_1": pytest.approx(-1 / 3)}
+    assert exact.message.endswith("exact point W[0, 1] = -1/3"), exact.message
+    assert exact.correct == "W[0, 1]**2" and exact.correct_tex == "W_{0,1}^{2}"
+    assert latex.verdict == "error" and "(at W[0, 0]=" in latex.message and "W_0_0" not in latex.message

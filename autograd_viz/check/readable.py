@@ -37,6 +37,13 @@ def entry_names(model: Model, symbols: Iterable[sp.Symbol]) -> dict[str, str]:
     return {s.name: entries[s].name for s in symbols if s in entries}
 
 
+def entry_tex(model: Model) -> dict[sp.Symbol, str]:
+    """placeholder symbol -> the entry's LaTeX as the report writes it (``W_{0,1}``, ``{W_{2}}_{0,1}``)."""
+    from autograd_viz.check.texprint import to_latex
+
+    return {ph: to_latex(ast.parse(e.name, mode="eval").body) for ph, e in entry_symbols(model).items()}
+
+
 class _Printer(StrPrinter):
     """SymPy's str in the formula language: Euler's number as ``exp(1)`` (``E`` is the expectation in a
     derivation file), ``abs`` for SymPy's ``Abs``."""
