@@ -176,3 +176,15 @@ rhs = "W[0, 0]**2 + W[0, 1]**2"
     assert exact.message.endswith("exact point W[0, 1] = -1/3"), exact.message
     assert exact.correct == "W[0, 1]**2" and exact.correct_tex == "W_{0,1}^{2}"
     assert latex.verdict == "error" and "(at W[0, 0]=" in latex.message and "W_0_0" not in latex.message
+
+
+def test_a_shape_mismatch_at_sizes_is_reported_without_values() -> None:
+    """A claim refuted by its shapes at some sizes has those sizes as its counterexample and no lhs/rhs values:
+    the Markdown report printed them with ``:.10g`` and crashed on None."""
+    from autograd_viz.check.results import ClaimResult
+
+    c = ClaimResult(name="dL/dW1 transposed", verdict="refuted", method="shapes",
+                    counterexample={"N": 2, "m": 3, "h": 4}, message="lhs is a 3×4 matrix but rhs is a 4×3 matrix")
+    md = fmt.markdown(_report(c))
+    assert "- counterexample: N = 2, m = 3, h = 4\n" in md
+    assert "where:     N = 2, m = 3, h = 4" in fmt.table(_report(c))

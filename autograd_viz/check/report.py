@@ -117,7 +117,8 @@ def markdown(report: CheckReport) -> str:
                 names = c.counterexample_names or {}
                 point = ", ".join(f"{_entry_tex(names[k]) if k in names else k} = {v:.6g}"
                                   for k, v in c.counterexample.items())
-                out.append(f"- counterexample: {point}: lhs = {c.lhs_value:.10g}, rhs = {c.rhs_value:.10g}")
+                there = "" if c.lhs_value is None else f": lhs = {_number(c.lhs_value)}, rhs = {_number(c.rhs_value)}"
+                out.append(f"- counterexample: {point}{there}")  # a shape mismatch has sizes, no values
             if c.diagnosis:
                 out.append(f"- mistake (**{c.diagnosis['kind']}**): {c.diagnosis['text']}")
             if c.correct:
