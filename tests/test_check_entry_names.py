@@ -188,3 +188,12 @@ def test_a_shape_mismatch_at_sizes_is_reported_without_values() -> None:
     md = fmt.markdown(_report(c))
     assert "- counterexample: N = 2, m = 3, h = 4\n" in md
     assert "where:     N = 2, m = 3, h = 4" in fmt.table(_report(c))
+
+
+@pytest.mark.parametrize(("src", "tex"), [("det(X)*inv(X).T", r"\det\left(X\right) \cdot {X^{-1}}^{T}"),
+                                          ("inv(X.T)", r"{X^{T}}^{-1}"), ("W.T", "W^{T}"), ("inv(W)", "W^{-1}")])
+def test_a_transposed_inverse_has_one_superscript_per_level(src: str, tex: str) -> None:
+    """The Matrix Cookbook's d det(X)/dX = det(X) X^{-T} printed X^{-1}^{T}: a double superscript."""
+    assert to_latex(ast.parse(src, mode="eval").body) == tex
+    mathtext = pytest.importorskip("matplotlib.mathtext", reason="pip install -e '.[test]' installs matplotlib")
+    mathtext.math_to_image(f"${tex}$", BytesIO(), format="png")
