@@ -100,7 +100,7 @@ def test_fix_subscripts():
 
 def _formulas(markdown: str) -> list[str]:
     return re.findall(r"^\$\$\n(.*?)\n\$\$$", markdown, flags=re.M | re.S) + re.findall(
-        r"- correct: \$(.*?)\$ \(", markdown)
+        r"- correct: \$(.*?)\$ \(", markdown) + re.findall(r"\$([^$\n]+)\$ = ", markdown)  # + entries W_{0,0}
 
 
 @pytest.mark.parametrize("names", [None, ["initialisation.toml", "adam.toml", "sigmoid_chain_bound.toml",

@@ -179,3 +179,22 @@ def test_render_a_graph_command_prints_the_table_the_readme_shows(tmp_path: Path
     dot = (tmp_path / "notes_both.dot").read_text("utf-8")
     for label in ("<B>z</B>", "<B>y</B>", "<B>L</B>", "σ(z)"):
         assert label in dot, f"the drawing has no {label}"
+
+
+def test_the_named_mistake_example_prints_the_table_the_readme_shows(tmp_path: Path) -> None:
+    """The mse.toml example (matrix entries named W[0, 0]): the README's table is the checker's, seconds aside."""
+    from autograd_viz.check import check_file
+    from autograd_viz.check import report as fmt
+    from autograd_viz.check.results import CheckReport
+
+    toml = next(b for b in _blocks("toml") if "Mean squared error in matrix form" in b)
+    path = tmp_path / "mse.toml"
+    path.write_text(toml, encoding="utf-8")
+    printed = fmt.table(CheckReport([check_file(path, jobs=1)])).split("\n\n")[0]
+    shown = next(b for lang, b in BLOCK.findall(README) if not lang and b.startswith("file ") and "mse.toml" in b)
+
+    def seconds_aside(text: str) -> list[str]:
+        return [re.sub(r"\s+\d+\.\d\d$", "", line) for line in text.strip().splitlines()]
+
+    assert "W[0, 0] = " in shown and "W_0_0" not in shown
+    assert seconds_aside(printed) == seconds_aside(shown)

@@ -17,7 +17,7 @@ from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
 from autograd_viz.check.domain import MAGNITUDE, Domain
 from autograd_viz.check.model import Model, as_scalar
-from autograd_viz.check.readable import formula_text
+from autograd_viz.check.readable import entry_names, formula_text
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import Claim, DerivationError, Spec
 from autograd_viz.check.verify import symbolic_limit
@@ -195,6 +195,7 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
     if best > -1e-9 and point is not None and _violates(f, point, strict):
         result.verdict, result.method = "refuted", "counterexample (confirmed exactly or to 50 digits)"
         result.counterexample = {s.name: float(v) for s, v in point.items()}
+        result.counterexample_names = entry_names(model, point)  # W_0_0 printed as W[0, 0]
         result.lhs_value = numeric.as_float(lhs.xreplace(point).evalf(20))
         result.rhs_value = numeric.as_float(rhs.xreplace(point).evalf(20))
         result.message = f"lhs = {result.lhs_value:.10g}, rhs = {result.rhs_value:.10g}"
@@ -203,7 +204,8 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
             if not rhs.free_symbols and best > -math.inf:  # sup lhs = c + max(lhs − c); inf lhs = c − max(c − lhs)
                 c = float(rhs)
                 known = (c + best if upper else c - best, where)
-            text, tex = _extreme(bound_side, symbols, upper, budget, rng, domains, known)
+            text, tex = _extreme(bound_side, symbols, upper, budget, rng, domains, known,
+                                 entry_names(model, symbols))
             result.correct, result.correct_tex = f"{kind} {text}", f"\\{kind} {tex}"
         except BudgetExceeded:  # out of time for the hint: the counterexample stands
             budget.suspended = True
@@ -256,7 +258,7 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
     if not rhs.free_symbols and symbols:
         c = float(rhs)
         value = c + best if upper else c - best
-        at = ", ".join(f"{s}={w:.6g}" for s, w in zip(symbols, where, strict=True))
+        at = _at(symbols, where, entry_names(model, symbols))
         result.correct = f"{kind} ≈ {value:.10g} (numerical, at {at})"
         result.correct_tex = f"\\{kind} \\approx {value:.10g}"
 
@@ -271,8 +273,14 @@ def _exact_text(s: sp.Expr) -> str:
     return f"= {formula_text(s)} ≈ {float(s.evalf(20)):.10g}"
 
 
+def _at(symbols: list[sp.Symbol], where: list[float], names: dict[str, str]) -> str:
+    """The point of a numerical bound, matrix entries as the student writes them (``W[0, 1]=2``)."""
+    return ", ".join(f"{names.get(s.name, s.name)}={w:.6g}" for s, w in zip(symbols, where, strict=True))
+
+
 def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budget, rng: random.Random,
-             domains: dict[str, Domain], known: tuple[float, list[float]] | None = None) -> tuple[str, str]:
+             domains: dict[str, Domain], known: tuple[float, list[float]] | None = None,
+             names: dict[str, str] | None = None) -> tuple[str, str]:
     """The true sup (inf) of ``expr``: exact when SymPy finds it in time, else the numerical estimate
     (``known``: the search already done on this very function, reused rather than repeated)."""
     if len(symbols) == 1 and sp.count_ops(expr) <= MAX_OPS_FOR_EXTREMUM:
@@ -291,7 +299,7 @@ def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budge
     else:
         best, where, _ = search_max(expr if upper else -expr, symbols, rng, domains)
         value = best if upper else -best
-    at = ", ".join(f"{s}={w:.6g}" for s, w in zip(symbols, where, strict=True))
+    at = _at(symbols, where, names or {})
     if any(abs(w) >= 0.99 * MAGNITUDE for w in where):  # the best value sits at the edge of the search
         sign, tex = ("≥", "\\geq") if upper else ("≤", "\\leq")
         return (f"{sign} {value:.10g} (numerical, at the edge of the search, {at}: possibly unbounded)",

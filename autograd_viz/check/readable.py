@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 import sympy as sp
@@ -27,6 +28,20 @@ def entry_symbols(model: Model) -> dict[sp.Symbol, sp.Symbol]:
                 if isinstance(m[i, j], sp.Symbol):
                     out[m[i, j]] = sp.Symbol(f"{name}[{i}, {j}]", real=True)
     return out
+
+
+def entry_names(model: Model, symbols: Iterable[sp.Symbol]) -> dict[str, str]:
+    """placeholder name -> ``M[i, j]`` for the matrix entries among ``symbols`` (a counterexample's), taken from
+    the model's own entry symbols: a scalar the student called ``w_1_2`` is no entry and is left out."""
+    entries = entry_symbols(model)
+    return {s.name: entries[s].name for s in symbols if s in entries}
+
+
+def entry_tex(model: Model) -> dict[sp.Symbol, str]:
+    """placeholder symbol -> the entry's LaTeX as the report writes it (``W_{0,1}``, ``{W_{2}}_{0,1}``)."""
+    from autograd_viz.check.texprint import to_latex
+
+    return {ph: to_latex(ast.parse(e.name, mode="eval").body) for ph, e in entry_symbols(model).items()}
 
 
 class _Printer(StrPrinter):

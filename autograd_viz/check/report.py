@@ -3,10 +3,11 @@ the correct form when it was refuted)."""
 
 from __future__ import annotations
 
+import ast
 import textwrap
 
 from autograd_viz.check.results import CheckReport, ClaimResult
-from autograd_viz.check.texprint import fix_subscripts
+from autograd_viz.check.texprint import fix_subscripts, to_latex
 
 REL_TEX = {"==": "=", "<=": "\\leq", "<": "<", ">=": "\\geq", ">": ">"}  # \le is not in mathtext
 
@@ -22,6 +23,7 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 BLOCK_WIDTH = 110
+_KEEP = "\x00"  # a space that wrapping never breaks at: "W[0, 1] = -0.4786" stays on one line
 INDENT = "    "
 
 
@@ -35,7 +37,8 @@ def block(c: ClaimResult) -> list[str]:
     rows: list[tuple[str, str]] = []
     if c.verdict == "refuted":
         if c.counterexample:
-            rows.append(("where", ", ".join(f"{k} = {_number(v)}" for k, v in c.counterexample.items())))
+            point = c.readable_counterexample()  # matrix entries as the student writes them: W[0, 0]
+            rows.append(("where", ", ".join(f"{k} = {_number(v)}".replace(" ", _KEEP) for k, v in point.items())))
         if c.lhs_value is not None:
             rows.append(("lhs there", _number(c.lhs_value)))
             rows.append(("rhs there", _number(c.rhs_value)))
@@ -50,7 +53,7 @@ def block(c: ClaimResult) -> list[str]:
     out: list[str] = []
     for label, text in rows:
         lead = f"{INDENT}{label + ':':<11}"
-        lines = _wrap(text, BLOCK_WIDTH - len(lead))
+        lines = [line.replace(_KEEP, " ") for line in _wrap(text, BLOCK_WIDTH - len(lead))]
         out.append(lead + lines[0])
         out += [" " * len(lead) + line for line in lines[1:]]
     return out
@@ -86,6 +89,11 @@ def table(report: CheckReport) -> str:
     return "\n".join(lines)
 
 
+def _entry_tex(name: str) -> str:
+    """A matrix entry ``W2[0, 1]`` as inline LaTeX ``${W_{2}}_{0,1}$`` (the report's formula printer)."""
+    return f"${to_latex(ast.parse(name, mode='eval').body)}$"
+
+
 def markdown(report: CheckReport) -> str:
     """The Markdown report: per file, per claim the statement in LaTeX, verdict, method and correct form."""
     claims = [c for f in report.files for c in f.claims]
@@ -106,8 +114,11 @@ def markdown(report: CheckReport) -> str:
             if c.message:
                 out.append(f"- note: {c.message}")
             if c.counterexample:
-                point = ", ".join(f"{k} = {v:.6g}" for k, v in c.counterexample.items())
-                out.append(f"- counterexample: {point}: lhs = {c.lhs_value:.10g}, rhs = {c.rhs_value:.10g}")
+                names = c.counterexample_names or {}
+                point = ", ".join(f"{_entry_tex(names[k]) if k in names else k} = {v:.6g}"
+                                  for k, v in c.counterexample.items())
+                there = "" if c.lhs_value is None else f": lhs = {_number(c.lhs_value)}, rhs = {_number(c.rhs_value)}"
+                out.append(f"- counterexample: {point}{there}")  # a shape mismatch has sizes, no values
             if c.diagnosis:
                 out.append(f"- mistake (**{c.diagnosis['kind']}**): {c.diagnosis['text']}")
             if c.correct:

@@ -19,7 +19,8 @@ def agrees(verdict: str, expect: str, strict: bool = False) -> bool:
 
 @dataclass
 class ClaimResult:
-    """The verdict on one claim (the ``*_tex`` fields feed the Markdown report and are not in the JSON)."""
+    """The verdict on one claim (the ``*_tex`` fields and ``counterexample_names`` feed the terminal table and the
+    Markdown report and are not in the JSON)."""
 
     name: str
     verdict: str
@@ -39,6 +40,14 @@ class ClaimResult:
     relation: str = field(default="==", repr=False)
     correct_tex: str | None = field(default=None, repr=False)
     strict: bool = field(default=False, repr=False)  # numerical does not count as agreeing with "holds"
+    #: counterexample key -> the name the student writes, for the matrix entries only ({"W_0_0": "W[0, 0]"});
+    #: made where the entry symbols are known (the model), since a scalar may itself be called ``w_1_2``
+    counterexample_names: dict[str, str] | None = field(default=None, repr=False)
+
+    def readable_counterexample(self) -> dict[str, float]:
+        """The counterexample keyed by the names the student writes (``W[0, 0]``; other names as they are)."""
+        names = self.counterexample_names or {}
+        return {names.get(k, k): v for k, v in (self.counterexample or {}).items()}
 
     @property
     def agrees(self) -> bool:

@@ -16,13 +16,20 @@ _PREC = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.MatMult: 2, ast.Div: 2, ast.Po
 def _name_tex(n: str) -> str:
     for suffix, accent in (("hat", "hat"), ("bar", "bar"), ("tilde", "tilde")):
         if n.endswith(suffix) and len(n) > len(suffix):
-            return f"\\{accent}{{{_name_tex(n[:-len(suffix)])}}}"
+            return f"\\{accent}{{{_name_tex(n[:-len(suffix)].rstrip('_') or n[:-len(suffix)])}}}"
     if n in GREEK:
         return f"\\{n}"
     m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", n)
     if m:
         return f"{_name_tex(m.group(1))}_{{{m.group(2)}}}"
-    return n if len(n) == 1 else f"\\mathrm{{{n}}}"
+    literal = n.replace("_", r"\_")  # a scalar called w_1_2 prints its underscores, not double subscripts
+    return n if len(n) == 1 else f"\\mathrm{{{literal}}}"
+
+
+def _base(tex: str) -> str:
+    """A base that carries its own superscript braced: ``{X^{-1}}^{T}``, not ``X^{-1}^{T}`` (a double
+    superscript, invalid in MathJax, KaTeX and mathtext)."""
+    return f"{{{tex}}}" if tex.endswith("}") and "^" in tex else tex
 
 
 def _tex(node: ast.AST, parent: int = 0) -> str:
@@ -33,7 +40,7 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
     if isinstance(node, ast.UnaryOp):
         return f"-{_tex(node.operand, 3)}"
     if isinstance(node, ast.Attribute):
-        return f"{_tex(node.value, 5)}^{{T}}"
+        return f"{_base(_tex(node.value, 5))}^{{T}}"
     if isinstance(node, ast.Subscript):
         name = _name_tex(cast(ast.Name, node.value).id)  # the grammar: name[name, int or a tuple of ints]
         name = f"{{{name}}}" if "_" in name else name  # W2[0, 1] as {W_{2}}_{0,1}, not W_{2,0,1}
@@ -69,7 +76,7 @@ def _tex(node: ast.AST, parent: int = 0) -> str:
                     "diag": "\\operatorname{diag}"}[f]
             return f"{head}\\left({_tex(args[0])}\\right)"
         if f == "inv" and len(args) == 1:
-            return f"{_tex(args[0], 5)}^{{-1}}"
+            return f"{_base(_tex(args[0], 5))}^{{-1}}"
         if f == "eye" and len(args) == 1:
             return f"I_{{{_tex(args[0])}}}"
         if f == "E":

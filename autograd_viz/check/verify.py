@@ -20,7 +20,7 @@ from autograd_viz.check import latex, montecarlo, numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
 from autograd_viz.check.engine import OUT_OF_RANGE, derivative_target, engine_gradient
 from autograd_viz.check.model import Model, NeedsSizes, is_matrix
-from autograd_viz.check.readable import entry_hint
+from autograd_viz.check.readable import entry_hint, entry_names, entry_symbols, entry_tex
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import GRAMMAR, Claim, DerivationError, Spec, parse
 from autograd_viz.check.texprint import to_latex
@@ -93,7 +93,7 @@ def _sides(spec: Spec, claim: Claim, model: Model, result: ClaimResult) -> tuple
             tree = parse(read_latex(spec, model, text, f"{side}_latex"), GRAMMAR, f"{side}_latex")
             other = model.full(tree, f"{side}_latex")
             mismatch = _first_mismatch(_pairs(lhs if side == "lhs" else rhs, other, "equal"), spec,
-                                       random.Random(7))
+                                       random.Random(7), model)
             if mismatch:
                 raise DerivationError(f"{side}_latex does not read the same as {side} (at {mismatch[0]})")
     return lhs, rhs, lt, rt
@@ -235,7 +235,7 @@ def _pairs(lhs: Any, rhs: Any, what: str) -> list[tuple[sp.Expr, sp.Expr]] | str
     return [(lhs, rhs)]
 
 
-def _first_mismatch(pairs: Any, spec: Spec, rng: random.Random) -> tuple | None:
+def _first_mismatch(pairs: Any, spec: Spec, rng: random.Random, model: Model) -> tuple | None:
     if isinstance(pairs, str):
         return (pairs,)
     if all(a == b for a, b in pairs):  # the same SymPy expression: nothing to search
@@ -244,7 +244,9 @@ def _first_mismatch(pairs: Any, spec: Spec, rng: random.Random) -> tuple | None:
     if found.mismatch is None:
         return None
     point, a, b, _, _ = found.mismatch
-    return (", ".join(f"{s}={float(v):.4g}" for s, v in point.items()) + f": {a:.6g} vs {b:.6g}",)
+    names = entry_names(model, point)  # W_0_0 as W[0, 0]
+    return (", ".join(f"{names.get(s.name, s.name)}={float(v):.4g}" for s, v in point.items())
+            + f": {a:.6g} vs {b:.6g}",)
 
 
 def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: Any, model: Model,
@@ -256,13 +258,15 @@ def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: 
     point, a, b, k, how = bad
     result.method = f"counterexample (confirmed {how})"
     result.counterexample = {**{s.name: float(v) for s, v in point.items()}, **sizes}
+    result.counterexample_names = entry_names(model, point)  # W_0_0 printed as W[0, 0]
     result.lhs_value, result.rhs_value = a, b
     entry = ""
     if is_matrix(lhs) and lhs.shape != (1, 1):
         entry = f" in entry ({k // lhs.shape[1]}, {k % lhs.shape[1]})"
     exact = {s.name: v for s, v in point.items()
              if v.is_Rational and not v.is_Integer and sp.Rational(f"{float(v):.10g}") != v}
-    at = ("; exact point " + ", ".join(f"{n} = {v}" for n, v in exact.items())) if exact else ""
+    names = result.counterexample_names
+    at = ("; exact point " + ", ".join(f"{names.get(n, n)} = {v}" for n, v in exact.items())) if exact else ""
     result.message = f"lhs = {a:.10g} but rhs = {b:.10g}{entry}" + (f"; {message}" if message else "") + at
     if trees is not None:
         _diagnose(result, point, sizes, lhs, model, budget, trees, k)
@@ -282,9 +286,9 @@ def _refute(result: ClaimResult, bad: tuple | None, sizes: dict[str, int], lhs: 
                     rhs = None
             result.correct, result.correct_tex = entry_hint(lhs, point, correct, rhs, model,
                                                             trees[1] if trees is not None else None)
-        else:
-            result.correct = str(correct)
-            result.correct_tex = tex_of(correct)
+        else:  # matrix entries as the student writes them: W[0, 1], W_{0,1}
+            result.correct = str(correct.xreplace(entry_symbols(model)) if isinstance(correct, sp.Basic) else correct)
+            result.correct_tex = tex_of(correct, entry_tex(model))
     except BudgetExceeded:  # out of time for the hint: the counterexample stands
         budget.suspended = True
         result.correct = "(the correct form could not be computed in the time left)"
@@ -316,18 +320,20 @@ def _diagnose(result: ClaimResult, point: dict, sizes: dict[str, int], lhs: Any,
     result.correct_tex = to_latex(parse(found["repaired"], GRAMMAR, "correct"))
 
 
-def tex_of(expr: Any) -> str:
-    """SymPy's LaTeX of a hint, with placeholder names such as ``w_16_i`` written as one subscript."""
+def tex_of(expr: Any, names: dict[sp.Symbol, str] | None = None) -> str:
+    """SymPy's LaTeX of a hint, with placeholder names such as ``w_16_i`` written as one subscript (``names``:
+    symbols printed as given, e.g. matrix entries as ``W_{0,1}``)."""
     from autograd_viz.check.texprint import fix_subscripts
 
+    tex = partial(sp.latex, symbol_names=names or {})
     pieces = list(expr.atoms(sp.Piecewise)) if isinstance(expr, sp.Expr) else []
     if len(pieces) == 1 and expr == pieces[0]:  # cases as one line: {cases} is not in every renderer
-        branches = [f"{sp.latex(e)} \\text{{ if }} {sp.latex(c)}" if c is not sp.true
-                    else f"{sp.latex(e)} \\text{{ otherwise}}" for e, c in expr.args]
+        branches = [f"{tex(e)} \\text{{ if }} {tex(c)}" if c is not sp.true
+                    else f"{tex(e)} \\text{{ otherwise}}" for e, c in expr.args]
         return fix_subscripts("\\left\\{" + ";\\ ".join(branches) + "\\right.")
     if pieces:
         expr = expr.xreplace({p: sp.Function("cases")(*[a for pair in p.args for a in pair]) for p in pieces})
-    return fix_subscripts(sp.latex(expr))
+    return fix_subscripts(tex(expr))
 
 
 def correct_form(expr: Any, model: Model, budget: Budget) -> Any:
