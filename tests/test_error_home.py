@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 
@@ -52,7 +53,10 @@ def test_every_error_is_an_autograd_viz_error_defined_in_errors_py() -> None:
 
 def test_the_exception_lists_name_classes_that_exist() -> None:
     found = _exceptions_defined_in_the_package()
-    stale = sorted(INTERNAL - set(found))
+    expected = set(INTERNAL)
+    if importlib.util.find_spec("torch") is None:  # the bridge's modules cannot be imported without torch
+        expected = {name for name in expected if not name.startswith("autograd_viz.torch.")}
+    stale = sorted(expected - set(found))
     assert not stale, f"no longer defined there (moved?): remove from this test's lists: {stale}"
 
 
