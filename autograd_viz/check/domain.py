@@ -186,7 +186,7 @@ class Domain:
             # the membership test on a Fraction, the SymPy number built only for the value returned
             f = Fraction(round(x)) if self.integer else _four_digits_fraction(x)
             if self._contains_fraction(f):
-                return sp.Integer(f.numerator) if f.denominator == 1 else sp.Rational(f.numerator, f.denominator, 1)
+                return sp.Integer(f.numerator) if f.denominator == 1 else sp.Rational(f.numerator, f.denominator)
         specials = self.special()
         if specials:
             return rng.choice(specials)
