@@ -26,6 +26,7 @@ import sympy as sp
 
 from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget
+from autograd_viz.check.cancel import cancel
 from autograd_viz.check.diagnose_ast import _src
 from autograd_viz.check.diagnose_edits import Candidate, _Context, candidates, path_candidates, you_of
 from autograd_viz.check.diagnose_factors import factor_candidates
@@ -234,7 +235,7 @@ def _verify(lhs: Any, cand: Any, spec: Spec, budget: Budget) -> str | None:
 
 
 def _cancelled(e: Any) -> Any:
-    return sp.cancel(sp.together(e.doit()))
+    return cancel(e.doit())
 
 
 def _simplified(e: Any) -> Any:
