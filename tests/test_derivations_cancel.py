@@ -41,3 +41,11 @@ def test_no_exp_is_the_plain_cancel() -> None:
     d = (x**2 - y**2) / (x - y) - (x + y)
     assert cancel(d) == 0
     assert cancel(x / (x + 1) - 1) == sp.cancel(sp.together(x / (x + 1) - 1))
+
+
+def test_a_false_nested_identity_is_not_zero() -> None:
+    inner = sig(w * x)
+    lhs = sp.diff(sig(w * inner), w)
+    wrong = sig(w * inner) * (1 - sig(w * inner)) * inner  # the inner chain term w * inner' * x left out
+    assert cancel_exp_as_variables(lhs - wrong) != 0
+    assert cancel(lhs - wrong) != 0
