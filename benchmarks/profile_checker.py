@@ -25,7 +25,7 @@ PHASES = (  # (module, function): the steps of one claim
     ("verify", "_sides"), ("numeric", "search"), ("numeric", "search_points"), ("numeric", "compile_exprs"),
     ("numeric", "compile_precise"), ("numeric", "evaluate"), ("numeric", "evaluate_precise"),
     ("numeric", "differs"), ("verify", "_prove"), ("verify", "_engine"), ("verify", "_diagnose"),
-    ("diagnose", "_agrees"), ("diagnose", "_verify"), ("verify", "correct_form"), ("verify", "matrix_hint"),
+    ("diagnose", "_agrees"), ("diagnose", "_verify"), ("verify", "correct_form"), ("verify", "entry_hint"),
     ("inequality", "check_inequality"), ("model", "Model.full"),
 )
 

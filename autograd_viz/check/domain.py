@@ -94,13 +94,8 @@ class Domain:
     def contains(self, v: sp.Expr | float) -> bool:
         """Whether the exact value ``v`` is allowed."""
         if isinstance(v, sp.Rational | int):
-            f = Fraction(int(v.p), int(v.q)) if isinstance(v, sp.Rational) else Fraction(v)
-            lo, hi = self._fractions
-            if self.integer and f.denominator != 1 or self.nonzero and f == 0:
-                return False
-            if lo is not None and (f < lo or self.lo_open and f == lo):
-                return False
-            return not (hi is not None and (f > hi or self.hi_open and f == hi))
+            return self._contains_fraction(Fraction(int(v.p), int(v.q)) if isinstance(v, sp.Rational)
+                                           else Fraction(v))
         v = sp.nsimplify(v) if isinstance(v, float) else sp.sympify(v)
         if not v.is_real or not v.is_finite:
             return False
@@ -111,6 +106,14 @@ class Domain:
         if v < self.lo or v > self.hi or self.lo_open and v == self.lo or self.hi_open and v == self.hi:
             return False
         return True
+
+    def _contains_fraction(self, f: Fraction) -> bool:
+        lo, hi = self._fractions
+        if self.integer and f.denominator != 1 or self.nonzero and f == 0:
+            return False
+        if lo is not None and (f < lo or self.lo_open and f == lo):
+            return False
+        return not (hi is not None and (f > hi or self.hi_open and f == hi))
 
     def describe(self) -> str:
         """``(0, 1)``, ``integers ≥ 1``, ``reals``: for the texts of verdicts."""
@@ -156,12 +159,18 @@ class Domain:
             out.append((self.lo + self.hi) / 2)
         return list(dict.fromkeys(v for v in (self.clip(x) for x in out) if v is not None))
 
+    @cached_property
+    def _floats(self) -> tuple[float | None, float | None]:
+        """The ends as floats (None when infinite): computed once, not on every draw."""
+        return (float(self.lo) if self.lo.is_finite else None, float(self.hi) if self.hi.is_finite else None)
+
     def sample(self, rng: random.Random, wide: bool = False) -> sp.Expr:
         """A random exact value in the domain: moderate values, or (``wide``) log-uniform magnitudes from 1e-6
         to 1e6 of either sign, folded into the domain."""
+        flo, fhi = self._floats
         for _ in range(50):
-            if self.lo.is_finite and self.hi.is_finite:
-                lo, hi = float(self.lo), float(self.hi)
+            if flo is not None and fhi is not None:
+                lo, hi = flo, fhi
                 if wide:  # close to either end, at every scale down to 1e-9 of the width
                     t = (hi - lo) * 10 ** rng.uniform(-9, 0)
                     x = lo + t if rng.random() < 0.5 else hi - t
@@ -170,25 +179,26 @@ class Domain:
             else:
                 top = 3.0 if self.integer and wide else math.log10(MAGNITUDE)
                 x = 10 ** rng.uniform(-6, top) * (1 if rng.random() < 0.5 else -1) if wide else rng.uniform(-3, 3)
-                if self.lo.is_finite:
-                    x = float(self.lo) + abs(x)
-                elif self.hi.is_finite:
-                    x = float(self.hi) - abs(x)
-            v: sp.Expr = sp.Integer(round(x)) if self.integer else _four_digits(x)
-            if self.contains(v):
-                return v
+                if flo is not None:
+                    x = flo + abs(x)
+                elif fhi is not None:
+                    x = fhi - abs(x)
+            # the membership test on a Fraction, the SymPy number built only for the value returned
+            f = Fraction(round(x)) if self.integer else _four_digits_fraction(x)
+            if self._contains_fraction(f):
+                return sp.Integer(f.numerator) if f.denominator == 1 else sp.Rational(f.numerator, f.denominator)
         specials = self.special()
         if specials:
             return rng.choice(specials)
         raise DomainSpecError(f"no value could be drawn from {self.describe()}")
 
 
-def _four_digits(x: float) -> sp.Rational:
-    """``x`` rounded to 4 significant digits, as an exact rational with a power-of-ten denominator."""
+def _four_digits_fraction(x: float) -> Fraction:
+    """``x`` rounded to 4 significant digits, exactly (a power-of-ten denominator before reduction)."""
     if x == 0:
-        return sp.Integer(0)
+        return Fraction(0)
     k = 3 - math.floor(math.log10(abs(x)))
-    return sp.Rational(round(x * 10**k), 10**k) if k >= 0 else sp.Integer(round(x / 10**-k) * 10**-k)
+    return Fraction(round(x * 10**k), 10**k) if k >= 0 else Fraction(round(x / 10**-k) * 10**-k)
 
 
 def parse_domain(text: str, name: str) -> Domain:

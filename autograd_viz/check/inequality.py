@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+import sympy.calculus.util as sympy_calculus
 from sympy.calculus.util import maximum, minimum
 
 from autograd_viz.check import numeric
@@ -25,6 +26,47 @@ from autograd_viz.check.verify import symbolic_limit
 # SymPy's maximum()/minimum() settle small expressions (sigma' has 7 operations) in well under a second and
 # practically never finish on larger ones (the derivative of sigma(sigma(x)) has 22): don't spend the time.
 MAX_OPS_FOR_EXTREMUM = 16
+
+
+# Functions whose compositions (with + − × ÷ and real powers) are real exp-log functions, or piecewise ones: by
+# Hardy's theorem such a function is eventually monotone, so it is periodic only when it is constant.
+_NOT_PERIODIC = (sp.exp, sp.log, sp.tanh, sp.sinh, sp.cosh, sp.Abs, sp.Max, sp.Min, sp.Heaviside, sp.sign,
+                 sp.Piecewise)
+
+
+def _not_periodic(f: sp.Expr, x: sp.Symbol) -> bool:
+    """True when ``f`` certainly has no period in ``x``: only the functions of :data:`_NOT_PERIODIC`, no
+    imaginary unit, and two different finite values (so it is not constant). False means "cannot tell"."""
+    if f.has(sp.I) or any(not isinstance(g, _NOT_PERIODIC) for g in f.atoms(sp.Function)):
+        return False
+    values = []
+    for v in (sp.Integer(0), sp.Integer(1), sp.Integer(-1), sp.Rational(1, 3)):
+        try:
+            y = sp.N(f.xreplace({x: v}), 30)
+        except (ArithmeticError, ValueError, TypeError, NotImplementedError):
+            continue  # no value here: this point tells nothing
+        if y.is_Number and y.is_finite and y.is_real:
+            values.append(y)
+    return any(abs(a - b) > 1e-20 * (1 + abs(a)) for a in values for b in values)
+
+
+def extremum(f: sp.Expr, x: sp.Symbol, domain: sp.Set, upper: bool) -> sp.Expr:
+    """SymPy's ``maximum`` (``minimum``) of ``f`` over ``domain``, without its check for a period when ``f``
+    certainly has none (:func:`_not_periodic`): that check simplifies the whole expression and each of its
+    parts, often more than half of the time, to answer "no period", which is then the same answer."""
+    fn = maximum if upper else minimum
+    if not _not_periodic(f, x):
+        return fn(f, x, domain)
+    original = sympy_calculus.periodicity
+    sympy_calculus.periodicity = _no_period
+    try:
+        return fn(f, x, domain)
+    finally:
+        sympy_calculus.periodicity = original
+
+
+def _no_period(f: Any, symbol: Any, check: bool = False) -> None:
+    return None
 
 
 def _domain(x: sp.Symbol, domains: dict[str, Domain]) -> sp.Set:
@@ -217,10 +259,9 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
                      else f"largest rhs − lhs found over {count} points: {best:.3g}")
     if len(symbols) == 1 and not rhs.free_symbols and sp.count_ops(lhs) <= MAX_OPS_FOR_EXTREMUM:
         x = symbols[0]
-        fn = maximum if upper else minimum
         try:
             limit = min(budget.remaining() * 0.6, max(symbolic_limit(timeout), 4.0))
-            ok, s = budget.attempt(lambda: fn(lhs, x, _domain(x, domains)), limit)
+            ok, s = budget.attempt(lambda: extremum(lhs, x, _domain(x, domains), upper), limit)
         except BudgetExceeded:
             raise
         except Exception:  # SymPy cannot find the extremum: the bound stays numerical
@@ -284,9 +325,8 @@ def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budge
     """The true sup (inf) of ``expr``: exact when SymPy finds it in time, else the numerical estimate
     (``known``: the search already done on this very function, reused rather than repeated)."""
     if len(symbols) == 1 and sp.count_ops(expr) <= MAX_OPS_FOR_EXTREMUM:
-        fn = maximum if upper else minimum
         try:
-            ok, s = budget.attempt(lambda: fn(expr, symbols[0], _domain(symbols[0], domains)),
+            ok, s = budget.attempt(lambda: extremum(expr, symbols[0], _domain(symbols[0], domains), upper),
                                    min(budget.remaining() / 2, 1.5))
         except BudgetExceeded:
             raise

@@ -18,6 +18,7 @@ import sympy as sp
 
 from autograd_viz.check import latex, montecarlo, numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
+from autograd_viz.check.cancel import cancel
 from autograd_viz.check.engine import OUT_OF_RANGE, derivative_target, engine_gradient
 from autograd_viz.check.model import Model, NeedsSizes, is_matrix
 from autograd_viz.check.readable import entry_hint, entry_names, entry_symbols, entry_tex
@@ -392,7 +393,7 @@ def _rewrite_exp(e: sp.Expr) -> sp.Expr:
 
 
 _STEPS: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], bool]], ...] = (
-    ("cancel", lambda e: sp.cancel(sp.together(e)), lambda e: True),
+    ("cancel", lambda e: cancel(e), lambda e: True),
     ("case split at the kinks", lambda e: _case_split(e), lambda e: e.has(sp.Piecewise, sp.Abs, sp.Max, sp.Min)),
     ("piecewise branches", lambda e: _zero_branches(e), lambda e: e.has(sp.Piecewise)),
     ("simplify", sp.simplify, lambda e: True),
