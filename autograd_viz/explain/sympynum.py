@@ -39,6 +39,9 @@ def to_numpy(expr: Any, symbols: Sequence[Any]) -> Callable[..., Any]:
     return f
 
 
+_FOLDS = {"And": np.logical_and, "Or": np.logical_or, "Max": np.maximum, "Min": np.minimum}
+
+
 def _const(value: Any) -> Fn:
     return lambda xs: value
 
@@ -82,27 +85,18 @@ def _build(e: Any, index: dict[Any, int]) -> Fn:  # noqa: C901 (one branch per k
         return _const(np.True_)
     if name == "BooleanFalse":
         return _const(np.False_)
-    if name in ("And", "Or"):
-        combine = np.logical_and if name == "And" else np.logical_or
+    if name in _FOLDS:  # n-ary And/Or/Max/Min: fold the arguments with the binary ufunc
+        combine = _FOLDS[name]
 
-        def logic(xs: Sequence[Any]) -> Any:
+        def fold(xs: Sequence[Any]) -> Any:
             out = args[0](xs)
             for a in args[1:]:
                 out = combine(out, a(xs))
             return out
-        return logic
+        return fold
     if name == "Not":
         (arg,) = args
         return lambda xs: np.logical_not(arg(xs))
-    if name in ("Max", "Min"):
-        reduce = np.maximum if name == "Max" else np.minimum
-
-        def extremum(xs: Sequence[Any]) -> Any:
-            out = args[0](xs)
-            for a in args[1:]:
-                out = reduce(out, a(xs))
-            return out
-        return extremum
     if name == "Heaviside":
         x = args[0]
         at_zero = args[1] if len(args) > 1 else _const(np.float64(0.5))
