@@ -34,7 +34,7 @@ def scalar_gradients(d: Derivation, root: Node, order: list[Node], labels: dict,
     for node in order:
         if node.op is None:
             if is_const(node):
-                expr[id(node)] = _number(float(node.data))
+                expr[id(node)] = localtext.exact_number(float(node.data))
             else:
                 symbols[id(node)] = sp.Symbol(labels[id(node)][0], real=True)
                 expr[id(node)] = symbols[id(node)]
@@ -203,12 +203,6 @@ def _latex(expr: Any) -> str:
     except ExplainError:
         pass
     return str(_Printer().doprint(expr))
-
-
-def _number(value: float) -> Any:
-    import sympy as sp
-
-    return sp.Integer(int(value)) if value.is_integer() else sp.Rational(repr(value))
 
 
 def _formula_text(expr: Any) -> str:

@@ -148,10 +148,14 @@ def evaluate_sympy(tree: ast.expr, values: Mapping[str, Any], sigmoid: Callable[
             raise LocalTextError(f"the derivative text uses {n!r}, which is not an input of the op")
         return values[n]
 
-    def number(v: int | float) -> Any:
-        return sp.Integer(int(v)) if float(v).is_integer() else sp.Rational(repr(float(v)))
+    return Evaluator(name=name, call=lambda fn, args, node: funcs[fn](*args), number=exact_number)(tree)
 
-    return Evaluator(name=name, call=lambda fn, args, node: funcs[fn](*args), number=number)(tree)
+
+def exact_number(value: float) -> Any:
+    """``value`` as an exact SymPy number: an integer, else the rational of its shortest decimal form."""
+    import sympy as sp
+
+    return sp.Integer(int(value)) if float(value).is_integer() else sp.Rational(repr(float(value)))
 
 
 # --- LaTeX ---------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from autograd_viz.errors import ExplainError
+from autograd_viz.explain.localtext import exact_number
 from autograd_viz.explain.model import Derivation
 from autograd_viz.explain.stepform import GRAMMAR, to_text
 from autograd_viz.expr import Evaluator, parse
@@ -71,15 +72,12 @@ def _read_back(text: str, symbols: dict[str, Any]) -> Any:
     funcs = {name: op.sympy for name, op in EXPR_FUNCTIONS.items() if op.sympy is not None and not op.attr_names}
     funcs.update({"max": sp.Max, "min": sp.Min})
 
-    def number(v: int | float) -> Any:
-        return sp.Integer(int(v)) if float(v).is_integer() else sp.Rational(repr(float(v)))
-
     def name(n: str, node: Any) -> Any:
         if n == "pi":
             return sp.pi
         return symbols[n]
 
-    return Evaluator(name=name, call=lambda fn, args, node: funcs[fn](*args), number=number)(
+    return Evaluator(name=name, call=lambda fn, args, node: funcs[fn](*args), number=exact_number)(
         parse(text, GRAMMAR, "the claim"))
 
 
