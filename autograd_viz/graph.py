@@ -261,11 +261,16 @@ def walk_backward(root: Node, seed: Any) -> Iterator[tuple[Node, Any, tuple]]:
                     so_far = get(parent)
                     adjoint[parent] = part if so_far is None else so_far + part  # a*a: both edges add up
     except (ZeroDivisionError, OverflowError) as exc:
-        assert node.op is not None
-        raise DomainError(f"backward: the derivative of {node.op.name} at node {node.label()} is not finite "
-                          f"(inputs {[p.data for p in node.parents]}): {exc}") from None
+        raise backward_domain_error(node, exc) from None
     for leaf in sorted(adjoint, key=_creation_index, reverse=True):  # what is left: the leaves' totals
         yield leaf, adjoint[leaf], ()
+
+
+def backward_domain_error(node: Node, exc: ArithmeticError) -> DomainError:
+    """The one-line error for an op whose local derivative is not finite at ``node`` (both reverse loops)."""
+    op_name = node.op.name if node.op is not None else "?"
+    return DomainError(f"backward: the derivative of {op_name} at node {node.label()} is not finite "
+                       f"(inputs {[p.data for p in node.parents]}): {exc}")
 
 
 def run_backward(root: Node, seed: Any) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from autograd_viz.errors import DomainError, GraphError, OperandError
-from autograd_viz.graph import Node, backward_order, make_node
+from autograd_viz.graph import Node, backward_domain_error, backward_order, make_node
 from autograd_viz.ops import OPS, OpDef, ScalarMath
 
 _ADD, _SUB, _MUL, _DIV, _NEG = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"], OPS["neg"]
@@ -286,9 +286,7 @@ def backpropagate(root: Value, seed: float = 1.0) -> None:
                         ScalarMath, node.grad, (a.data,), node.data, node.attrs, None, _NEEDS_1)
                     a.grad += ga
     except (ZeroDivisionError, OverflowError) as exc:
-        op_name = node.op.name if node.op is not None else "?"
-        raise DomainError(f"backward: the derivative of {op_name} at node {node.label()} is not finite "
-                          f"(inputs {[p.data for p in node.parents]}): {exc}") from None
+        raise backward_domain_error(node, exc) from None
 
 
 _NEEDS_1 = (True,)
