@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.graph import Node, input_gradients, topological_order
+from autograd_viz.graph import Node, topological_order, walk_backward
 from autograd_viz.torch.errors import TorchBridgeError, require_torch
 
 
@@ -89,15 +89,7 @@ def adjoints(root: Node) -> dict[int, Any]:
     r""":math:`\bar{x} = \partial L/\partial x` for every node of ``root``'s graph from :math:`\bar{L} = 1`, by id
     (fresh: nothing accumulates into ``.grad``)."""
     seed: Any = np.ones_like(root.data) if isinstance(root.data, np.ndarray) else 1.0
-    out: dict[int, Any] = {id(root): seed}
-    for node in reversed(topological_order(root)):
-        g = out.get(id(node))
-        if g is None or node.op is None:
-            continue
-        for parent, part in zip(node.parents, input_gradients(node, g), strict=True):
-            if part is not None:
-                out[id(parent)] = part if id(parent) not in out else out[id(parent)] + part
-    return out
+    return {id(node): adjoint for node, adjoint, _ in walk_backward(root, seed)}
 
 
 def _scale(a: Any) -> float:
