@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from autograd_viz.ops import special
+
 Fn = Callable[[Sequence[Any]], Any]
 
 _UNARY: dict[str, Callable[[Any], Any]] = {
     "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sinh": np.sinh,
-    "cosh": np.cosh, "Abs": np.abs, "sign": np.sign, "erf": np.vectorize(math.erf, otypes=[np.float64]),
+    "cosh": np.cosh, "Abs": np.abs, "sign": np.sign, "erf": special.erf,
     "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan,
 }
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
