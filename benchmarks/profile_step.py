@@ -58,14 +58,13 @@ def profile_engine(batch: int, steps: int, warmup: int, data_dir: str | None) ->
         idx = order[start:start + batch]
         t0 = pc()
         xb, yb = x[idx], y[idx]
-        trainer._checked_labels = yb
         t1 = pc()
         for p in params:
             p.grad = None
         c0 = next(_creation_counter)
         out = model(xb)
         t2 = pc()
-        loss = trainer.loss(out, yb)
+        loss = trainer.loss(out, yb, labels_checked=True)  # as fit does once _check_labels passed
         t3 = pc()
         nodes = next(_creation_counter) - c0 - 1
         loss.backward()

@@ -159,23 +159,25 @@ def test_float32_adam_state_has_no_subnormals():
             assert not np.any((arr != 0) & (np.abs(arr) < tiny))
 
 
+def _step(grads, *runs):
+    """For each gradient list in ``grads``, give it to every ``(optimizer, params)`` run and step that optimizer."""
+    for g in grads:
+        for opt, params in runs:
+            for p, x in zip(params, g, strict=True):
+                p.grad = x
+            opt.step()
+
+
 def test_state_dict_round_trip_continues_identically():
     a, b = _params(), _params()
     opt_a = optim.Adam(a, lr=0.01)
     grads = _grads(4)
-    for g in grads[:2]:
-        for p, x in zip(a, g, strict=True):
-            p.grad = x
-        opt_a.step()
+    _step(grads[:2], (opt_a, a))
     for p, q in zip(a, b, strict=True):
         q.data[...] = p.data
     opt_b = optim.Adam(b, lr=0.5)
     opt_b.load_state_dict(opt_a.state_dict())
-    for g in grads[2:]:
-        for p, q, x in zip(a, b, g, strict=True):
-            p.grad = q.grad = x
-        opt_a.step()
-        opt_b.step()
+    _step(grads[2:], (opt_a, a), (opt_b, b))
     for p, q in zip(a, b, strict=True):
         np.testing.assert_array_equal(p.data, q.data)
 
@@ -201,10 +203,7 @@ def test_adam_state_saved_before_version_2_loads_and_continues_identically(amsgr
     a, b = _params(), _params()
     opt_a = optim.Adam(a, lr=0.01, betas=(0.8, 0.95), amsgrad=amsgrad)
     grads = _grads(5)
-    for g in grads[:3]:
-        for p, x in zip(a, g, strict=True):
-            p.grad = x
-        opt_a.step()
+    _step(grads[:3], (opt_a, a))
     old = opt_a.state_dict()
     assert old.pop("version") == optim.optimizers.STATE_VERSION == 2
     for st in old["params"]:  # what the old code stored
@@ -216,11 +215,7 @@ def test_adam_state_saved_before_version_2_loads_and_continues_identically(amsgr
         q.data[...] = p.data
     opt_b = optim.Adam(b, lr=0.01, betas=(0.8, 0.95), amsgrad=amsgrad)
     opt_b.load_state_dict(old)
-    for g in grads[3:]:
-        for p, q, x in zip(a, b, g, strict=True):
-            p.grad = q.grad = x
-        opt_a.step()
-        opt_b.step()
+    _step(grads[3:], (opt_a, a), (opt_b, b))
     for p, q in zip(a, b, strict=True):
         np.testing.assert_allclose(q.data, p.data, rtol=1e-14, atol=1e-15)
 

@@ -265,12 +265,16 @@ def test_evaluate_of_special_files_is_one_line(tmp_path, target):
     assert_one_line_error(done)
 
 
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    """The bytes of a version-1 .npy header for float64 data of ``shape`` (padded to 64 bytes, as NumPy writes it)."""
+    text = repr({"descr": "<f8", "fortran_order": False, "shape": shape}).encode("latin1")
+    text += b" " * (64 - (10 + len(text) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text
+
+
 def _npz_with_member(path: Path, name: str, header_shape: tuple[int, ...], payload: bytes, meta: dict) -> Path:
     """An .npz whose ``name`` entry has an .npy header claiming ``header_shape`` but holds ``payload``."""
-    header = {"descr": "<f8", "fortran_order": False, "shape": header_shape}
-    text = repr(header).encode("latin1")
-    text += b" " * (64 - (10 + len(text) + 1) % 64) + b"\n"
-    npy = b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + payload
+    npy = _npy_header(header_shape) + payload
     meta_npy = Path(path.parent / "meta.npy")
     np.save(meta_npy, np.array(json.dumps(meta)))
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -280,12 +284,17 @@ def _npz_with_member(path: Path, name: str, header_shape: tuple[int, ...], paylo
     return path
 
 
+def _load_checkpoint_in_child(path: Path) -> tuple[float, str]:
+    """Peak RSS (MB) and output of a child process that loads ``path``, printing ``ERROR <message>`` if refused."""
+    return peak_rss_mb(
+        "from autograd_viz.train.checkpoint import load_checkpoint\nfrom autograd_viz.errors import CheckpointError\n"
+        f"try:\n    load_checkpoint({str(path)!r})\nexcept CheckpointError as exc:\n    print('ERROR', exc)\n")
+
+
 def test_npz_header_allocation_bomb_is_refused_before_allocating(tmp_path):
     meta = {"format": "autograd_viz.checkpoint/1"}
     bomb = _npz_with_member(tmp_path / "bomb.npz", "model/fc1.weight.npy", (100_000, 100_000), b"\0" * 64, meta)
-    peak, out = peak_rss_mb(
-        "from autograd_viz.train.checkpoint import load_checkpoint\nfrom autograd_viz.errors import CheckpointError\n"
-        f"try:\n    load_checkpoint({str(bomb)!r})\nexcept CheckpointError as exc:\n    print('ERROR', exc)\n")
+    peak, out = _load_checkpoint_in_child(bomb)
     assert out.startswith("ERROR") and "refused before allocating" in out, out
     print(f"\nnpz header declaring 74.5 GiB: peak RSS {peak:.0f} MB")
     assert peak < 300
@@ -296,19 +305,14 @@ def test_npz_inflation_bomb_is_refused_by_the_config(tmp_path):
     meta = {"format": "autograd_viz.checkpoint/1", "config": {"sizes": [784, 16, 10]}}
     zeros = b"\0" * (64 << 20)
     path = tmp_path / "model.npz"
-    header = {"descr": "<f8", "fortran_order": False, "shape": (4 * len(zeros) // 8,)}
-    text = repr(header).encode("latin1")
-    text += b" " * (64 - (10 + len(text) + 1) % 64) + b"\n"
     np.save(tmp_path / "meta.npy", np.array(json.dumps(meta)))
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.write(tmp_path / "meta.npy", "meta.npy")
         with archive.open("model/fc1.weight.npy", "w", force_zip64=True) as member:
-            member.write(b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text)
+            member.write(_npy_header((4 * len(zeros) // 8,)))
             for _ in range(4):
                 member.write(zeros)
-    peak, out = peak_rss_mb(
-        "from autograd_viz.train.checkpoint import load_checkpoint\nfrom autograd_viz.errors import CheckpointError\n"
-        f"try:\n    load_checkpoint({str(path)!r})\nexcept CheckpointError as exc:\n    print('ERROR', exc)\n")
+    peak, out = _load_checkpoint_in_child(path)
     assert out.startswith("ERROR") and "refused before inflating" in out, out
     print(f"\nnpz {path.stat().st_size / 2**20:.2f} MB inflating to 256 MiB: peak RSS {peak:.0f} MB")
     assert peak < 200

@@ -25,6 +25,13 @@ FLUSH_BELOW = 1e-30
 STATE_VERSION = 2
 
 
+def flush_tiny(arr: np.ndarray, tmp: np.ndarray, small: np.ndarray | None = None) -> None:
+    """Set the entries of ``arr`` below ``FLUSH_BELOW`` in magnitude to 0, in place (``tmp``: a float scratch of
+    its shape; ``small``: an optional bool one). Shared by the optimizers and the compiled step's Adam."""
+    np.abs(arr, out=tmp)
+    np.copyto(arr, 0.0, where=np.less(tmp, FLUSH_BELOW, out=small))
+
+
 def _check(owner: str, name: str, value: float, low: float = 0.0, high: float | None = None,
            open_high: bool = False) -> float:
     """``value`` as a float, or a ConfigError naming ``owner``'s setting when it is not finite and in range."""
@@ -181,8 +188,7 @@ class Optimizer:
         for st, tmp in groups:
             for arr in st.values():
                 if isinstance(arr, np.ndarray) and arr.dtype.itemsize < 8:
-                    np.abs(arr, out=tmp)
-                    arr[tmp < FLUSH_BELOW] = 0.0
+                    flush_tiny(arr, tmp)
 
     # --- state for checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

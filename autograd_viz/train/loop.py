@@ -163,7 +163,11 @@ class Trainer:
         if monitor not in ("val_loss", "val_accuracy"):
             raise TrainingConfigError(f"fit: monitor must be val_loss or val_accuracy, got {monitor!r}")
         self._check_labels(x, y)
-        compiled = self.compiled_step(x, y) if self.compile else None
+        compiled = None
+        if self.compile:  # x, y have passed _arrays and _check_labels above: what compiled_step would do again
+            from autograd_viz.train.compiled import prepare
+
+            compiled = prepare(self, x, y)
         n, bs = len(x), self.batch_size
         # BatchNorm cannot train on a batch of one sample: drop such a last batch.
         n_used = n - 1 if self._has_batchnorm and n % bs == 1 and n > 1 else n

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd_viz.optim.optimizers import FLUSH_BELOW, FLUSH_EVERY
+from autograd_viz.optim.optimizers import FLUSH_EVERY, flush_tiny
 
 
 class _AdamUpdate:
@@ -45,11 +45,8 @@ class _AdamUpdate:
         opt.step_count += 1
         if opt.step_count % FLUSH_EVERY == 0 and self.dtype.itemsize < 8:
             # as the optimizer does: state that decays into subnormal floats makes NumPy 6-9x slower
-            small = self._small
             for arr in (m, v):
-                np.abs(arr, out=tmp)
-                np.less(tmp, FLUSH_BELOW, out=small)
-                np.copyto(arr, 0.0, where=small)
+                flush_tiny(arr, tmp, self._small)
 
     @staticmethod
     def _numpy_adam(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, tmp: np.ndarray, wd: float,

@@ -128,9 +128,8 @@ class CompiledStep(_PlanBuilder, _AdamUpdate):
     def _record(self, xb: np.ndarray, yb: np.ndarray) -> tuple[list[Node], Node, Any]:
         trainer = self.trainer
         trainer.model.train()
-        trainer._checked_labels = yb  # the trainer's own fast path (fit has validated the labels)
         out = trainer.model(xb)
-        loss = trainer.loss(out, yb)
+        loss = trainer.loss(out, yb)  # the checked cross-entropy: recording runs twice per plan, not per step
         return topological_order(loss), out, loss
 
     def _plan(self, rows: int, x: np.ndarray, y: np.ndarray, idx: np.ndarray | None = None) -> _Plan:
