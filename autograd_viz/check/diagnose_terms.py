@@ -22,6 +22,7 @@ from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget
 from autograd_viz.check.diagnose_ast import _src
 from autograd_viz.check.diagnose_edits import Candidate
+from autograd_viz.check.diagnose_two import _close
 from autograd_viz.check.model import Model, is_matrix
 from autograd_viz.check.readable import readable
 from autograd_viz.check.spec import Spec
@@ -67,7 +68,7 @@ class _Values:
 
 
 def _same(a: tuple[complex, ...], b: tuple[complex, ...]) -> bool:
-    return all(abs(x - y) <= 1e-9 * (1 + abs(x) + abs(y)) for x, y in zip(a, b, strict=True))
+    return all(_close(x, y) for x, y in zip(a, b, strict=True))
 
 
 def _leftover(big: list[sp.Expr], small: list[sp.Expr], values: _Values) -> list[sp.Expr] | None:
