@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 import random
 
-import sympy as sp
-
 from autograd_viz.check import numeric
 from autograd_viz.check.engine import OUT_OF_RANGE, engine_gradient
 from autograd_viz.check.spec import Spec
@@ -17,7 +15,7 @@ def _engine(spec: Spec, target: tuple[ast.expr, str], pairs: list, rng: random.R
             ) -> tuple[int, str | None, int]:
     """Backprop through the [define] chain as Values at random points and compare with SymPy's lhs:
     (points checked, disagreement, points skipped because a float overflowed or underflowed there)."""
-    symbols = [sp.Symbol(n, **{w: True for w in spec.symbols[n]}) for n in spec.symbols]
+    symbols = [spec.sympy_symbol(n) for n in spec.symbols]
     lhs = pairs[0][0]
     fn = numeric.compile_exprs(symbols, [lhs, pairs[0][1]])
     checked = skipped = 0

@@ -205,9 +205,9 @@ def _agrees(lhs: Any, cand: Any, points: _Points, lhs_cache: dict) -> bool:
     for k in range(len(points.points)):
         point = points.at(k, symbols)
         if k not in lhs_cache:
-            lhs_cache[k] = [sp.N(e.xreplace(point), 15) for e in a_entries]
-        b = [sp.N(e.xreplace(point), 15) for e in b_entries]
-        if any(not x.is_number or x.has(sp.nan, sp.zoo, sp.oo, -sp.oo) for x in (*lhs_cache[k], *b)):
+            lhs_cache[k] = _numbers(a_entries, point)
+        b = _numbers(b_entries, point)
+        if lhs_cache[k] is None or b is None:  # not finite at this point
             continue
         if not all(_close(x, y) for x, y in zip(lhs_cache[k], b, strict=True)):
             return False

@@ -22,7 +22,7 @@ import sympy as sp
 from autograd_viz.check.budget import Budget
 from autograd_viz.check.diagnose_ast import _factors, _product, _src
 from autograd_viz.check.diagnose_edits import Candidate
-from autograd_viz.check.diagnose_terms import _same, _tree, _Values
+from autograd_viz.check.diagnose_terms import _same, _tree, _Values, without_one
 from autograd_viz.check.model import Model, is_matrix
 from autograd_viz.check.readable import readable
 
@@ -77,20 +77,11 @@ def _extra_as_written(lhs: sp.Expr, rhs_tree: ast.expr, you: str, model: Model, 
                       ) -> Iterator[Candidate]:
     """The student's rhs without one of its own factors, when that is the correct value."""
     factors = _factors(rhs_tree)
-    lv = values.of(lhs)
-    if len(factors) < 2 or lv is None:
-        return
-    for k, f in enumerate(factors):
-        if isinstance(f, ast.Constant):
-            continue  # a stray number is the factor kind
-        rest = _product([g for j, g in enumerate(factors) if j != k])
-        try:
-            rv = values.of(model.full(rest, "rhs without a factor"))
-        except Exception:  # noqa: BLE001 - what does not evaluate is not the repair
-            continue
-        if rv is not None and _same(rv, lv):
-            yield Candidate("chain-factor", f"{you} has the factor {_src(f)} extra: it does not belong in the "
-                            f"chain rule here; it should be {_src(rest)}.", rest)
+    parts = [None if isinstance(f, ast.Constant) else f for f in factors]  # a stray number is the factor kind
+    for f, rest in without_one(lhs, parts, lambda k: _product(factors[:k] + factors[k + 1:]), model, values,
+                               "rhs without a factor"):
+        yield Candidate("chain-factor", f"{you} has the factor {_src(f)} extra: it does not belong in the "
+                        f"chain rule here; it should be {_src(rest)}.", rest)
 
 
 def factor_candidates(lhs: Any, rhs: Any, rhs_tree: ast.expr, you: str, model: Model, budget: Budget

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sympy as sp
@@ -22,6 +22,7 @@ from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget
 from autograd_viz.check.diagnose_ast import _src
 from autograd_viz.check.diagnose_edits import Candidate
+from autograd_viz.check.diagnose_two import _close
 from autograd_viz.check.model import Model, is_matrix
 from autograd_viz.check.readable import readable
 from autograd_viz.check.spec import Spec
@@ -67,7 +68,7 @@ class _Values:
 
 
 def _same(a: tuple[complex, ...], b: tuple[complex, ...]) -> bool:
-    return all(abs(x - y) <= 1e-9 * (1 + abs(x) + abs(y)) for x, y in zip(a, b, strict=True))
+    return all(_close(x, y) for x, y in zip(a, b, strict=True))
 
 
 def _leftover(big: list[sp.Expr], small: list[sp.Expr], values: _Values) -> list[sp.Expr] | None:
@@ -145,21 +146,32 @@ def _differences(lhs: sp.Expr, rhs: sp.Expr, values: _Values, budget: Budget
             yield "extra", sp.Add(*extra) + cb - ca
 
 
-def _extra_as_written(lhs: sp.Expr, rhs_tree: ast.expr, you: str, model: Model, values: _Values
-                      ) -> Iterator[Candidate]:
-    """The student's rhs without one of its own terms, when that is the correct value (no SymPy algebra)."""
-    terms = signed_terms(rhs_tree)
+def without_one(lhs: sp.Expr, parts: Sequence[ast.expr | None], rest: Callable[[int], ast.expr], model: Model,
+                values: _Values, what: str) -> Iterator[tuple[ast.expr, ast.expr]]:
+    """(part, ``rest(k)``) for each of the student's parts (terms or factors; a ``None`` part is skipped) whose
+    removal leaves the correct value, matched by value (no SymPy algebra)."""
     lv = values.of(lhs)
-    if len(terms) < 2 or lv is None:
+    if len(parts) < 2 or lv is None:
         return
-    for k, (_, t) in enumerate(terms):
-        rest = _sum(terms[:k] + terms[k + 1:])
+    for k, part in enumerate(parts):
+        if part is None:
+            continue
+        tree = rest(k)
         try:
-            rv = values.of(model.full(rest, "rhs without a term"))
+            rv = values.of(model.full(tree, what))
         except Exception:  # noqa: BLE001 - what does not evaluate is not the repair
             continue
         if rv is not None and _same(rv, lv):
-            yield Candidate("missing-term", f"{you} has the term {_src(t)} extra: it should be {_src(rest)}.", rest)
+            yield part, tree
+
+
+def _extra_as_written(lhs: sp.Expr, rhs_tree: ast.expr, you: str, model: Model, values: _Values
+                      ) -> Iterator[Candidate]:
+    """The student's rhs without one of its own terms, when that is the correct value."""
+    terms = signed_terms(rhs_tree)
+    for t, rest in without_one(lhs, [t for _, t in terms], lambda k: _sum(terms[:k] + terms[k + 1:]), model,
+                               values, "rhs without a term"):
+        yield Candidate("missing-term", f"{you} has the term {_src(t)} extra: it should be {_src(rest)}.", rest)
 
 
 def _tree(text: str) -> ast.expr | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import sympy as sp
 
-from autograd_viz.check.diagnose_ast import _negate, _src
+from autograd_viz.check.diagnose_ast import _expr, _negate, _src
 from autograd_viz.check.diagnose_edits import FACTORS, Candidate, _Context, candidates, you_of
 
 #: the kinds whose candidates are combined with a second edit
@@ -66,16 +66,16 @@ def scaled(first: Candidate, ratio: complex, ctx: _Context, size_values: dict[st
         value = complex(v)
         if _close(ratio, 1 / value):
             return Candidate(first.kind, f"{first.text} It is also {s} times the correct one: a 1/{s} is "
-                             "missing.", ast.parse(f"({part}) / {s}", mode="eval").body)
+                             "missing.", _expr(f"({part}) / {s}"))
         if _close(ratio, value):
             return Candidate(first.kind, f"{first.text} It is also 1/{s} times the correct one: an extra 1/{s}.",
-                             ast.parse(f"({part}) * {s}", mode="eval").body)
+                             _expr(f"({part}) * {s}"))
     for c in FACTORS:
         if _close(ratio, 1 / complex(c)):
             fix = f"({part}) / {c}" if c > 1 else f"({part}) * {1 / c}"
             how = f"divide it by {c}" if c > 1 else f"multiply it by {1 / c}"
             return Candidate(first.kind, f"{first.text} It is also {c} times the correct one: {how}.",
-                             ast.parse(fix, mode="eval").body)
+                             _expr(fix))
     return None
 
 

@@ -106,7 +106,7 @@ def evaluate(tree: ast.expr, spec: Spec, cache: dict[str, Any] | None = None) ->
             r, c = spec.matrices[n]
             return _V(sp.MatrixSymbol(n, size(r), size(c)))
         if n in spec.symbols:
-            return _V(dims.get(n) or sp.Symbol(n, **dict.fromkeys(spec.symbols[n], True)))
+            return _V(dims.get(n) or spec.sympy_symbol(n))
         if n in spec.define:
             if n not in cache:
                 cache[n] = evaluate(spec.define[n], spec, cache)

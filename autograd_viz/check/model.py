@@ -52,8 +52,7 @@ class Model:
 
         self.spec = spec
         self.sizes = dict(sizes or {})
-        self.symbols: dict[str, sp.Symbol] = {
-            name: sp.Symbol(name, **{w: True for w in words}) for name, words in spec.symbols.items()}
+        self.symbols: dict[str, sp.Symbol] = {name: spec.sympy_symbol(name) for name in spec.symbols}
         self.matrices: dict[str, sp.ImmutableMatrix] = {}
         for name, (r, c) in spec.matrices.items():
             if isinstance(r, int) and isinstance(c, int) or r in self.sizes and c in self.sizes:

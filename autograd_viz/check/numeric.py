@@ -115,9 +115,9 @@ def close(a: float, b: float, tol: float = REL_TOL) -> bool:
     return abs(a - b) <= tol * (1.0 + max(abs(a), abs(b)))
 
 
-def exact_difference(diff: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> float | None:
-    """lhs − rhs at a point: exact where SymPy's arithmetic is, else to 50 significant digits (None if it
-    does not evaluate to a real number)."""
+def _settled(diff: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr | None:
+    """lhs − rhs at a point: a Rational where SymPy's arithmetic is exact, else a 50-digit real number (None
+    if it does not evaluate to a real number)."""
     try:
         value = diff.xreplace(dict(point)).doit()
         if not value.is_Rational:
@@ -126,21 +126,26 @@ def exact_difference(diff: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> float
         return None
     if not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not value.is_real:
         return None
+    return value
+
+
+def exact_difference(diff: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> float | None:
+    """lhs − rhs at a point: exact where SymPy's arithmetic is, else to 50 significant digits (None if it
+    does not evaluate to a real number)."""
+    value = _settled(diff, point)
+    if value is None:
+        return None
     return float(value) if value != 0 or value.is_Rational else 0.0
 
 
 def differs(diff: sp.Expr, point: Mapping[sp.Symbol, sp.Expr], scale: float) -> tuple[bool, str]:
     """(True, how) if lhs − rhs is certainly nonzero at ``point``: an exact nonzero rational, or a 50-digit
     value above the rounding of the evaluation (relative to ``scale``)."""
-    try:
-        value = diff.xreplace(dict(point)).doit()
-        if value.is_Rational:
-            return value != 0, "exactly"
-        value = value.evalf(DIGITS)
-    except (ArithmeticError, ValueError, TypeError, RecursionError):
+    value = _settled(diff, point)
+    if value is None:
         return False, ""
-    if not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not value.is_real:
-        return False, ""
+    if value.is_Rational:
+        return value != 0, "exactly"
     return abs(float(value)) > HP_TOL * (1.0 + scale), f"to {DIGITS} digits"
 
 

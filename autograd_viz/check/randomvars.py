@@ -12,23 +12,12 @@ from __future__ import annotations
 from typing import Any, cast
 
 import sympy as sp
+from sympy.utilities.iterables import multiset_partitions
 
 from autograd_viz.check.spec import Spec
 from autograd_viz.errors import ExpressionError
 
 MAX_SUMS = 4
-
-
-def _partitions(items: list[int]) -> list[list[list[int]]]:
-    if not items:
-        return [[]]
-    first, rest = items[0], items[1:]
-    out = []
-    for part in _partitions(rest):
-        out.append([[first], *part])
-        for k in range(len(part)):
-            out.append(part[:k] + [[first, *part[k]]] + part[k + 1:])
-    return out
 
 
 def sum_doit(f: sp.Expr, *limits: tuple) -> sp.Expr:
@@ -48,7 +37,7 @@ def _distinct_sum(value: sp.Expr, fresh: list[sp.Symbol], a: sp.Expr, b: sp.Expr
     partitions of the indices: Σ_distinct = Σ_σ Π_B (−1)^{|B|−1}(|B|−1)! · Σ_unrestricted (blocks of σ merged).
     Works for terms that depend on the index (b^(t−i) g_i) and a symbolic number of terms."""
     total = sp.Integer(0)
-    for sigma in _partitions(list(range(len(fresh)))):
+    for sigma in multiset_partitions(list(range(len(fresh)))):
         weight = sp.Integer(1)
         merged = {}
         limits = []
@@ -220,7 +209,7 @@ class RandomVars:
                 return sum_doit(inner, (i, a, b))
             return count * inner
         total = sp.Integer(0)
-        for part in _partitions(list(range(len(sums)))):
+        for part in multiset_partitions(list(range(len(sums)))):
             fresh = [sp.Dummy(f"j{k}", integer=True) for k in range(len(part))]
             product = rest
             for block, j in zip(part, fresh, strict=True):

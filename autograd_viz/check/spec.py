@@ -12,7 +12,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from autograd_viz.check.domain import WORDS, Domain, DomainSpecError, parse_domain
 from autograd_viz.errors import (
@@ -24,6 +24,9 @@ from autograd_viz.errors import (
 from autograd_viz.expr import Evaluator, Grammar, names_in, parse
 from autograd_viz.io import read_text_bounded
 from autograd_viz.ops import EXPR_FUNCTIONS
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 #: a derivation file larger than this is refused before it is read (the built-in ones are under 20 kB)
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -81,6 +84,12 @@ class Spec:
     claims: list[Claim]
     error: str | None = None  # a problem that affects every claim (a bad definition, ...)
     domains: dict[str, Domain] = field(default_factory=dict)  # the allowed values of each symbol
+
+    def sympy_symbol(self, name: str) -> sp.Symbol:
+        """The SymPy symbol of the declared scalar ``name``, with its assumption words (``positive``, ...)."""
+        import sympy as sp
+
+        return sp.Symbol(name, **dict.fromkeys(self.symbols[name], True))
 
 
 def _check_name(name: str, where: str) -> None:
@@ -200,7 +209,7 @@ def _validate_distribution(what: str, kind: str, args: list[ast.expr], spec: Spe
 
     from autograd_viz.check import numeric
 
-    symbols = {n: sp.Symbol(n, **dict.fromkeys(words, True)) for n, words in spec.symbols.items()}
+    symbols = {n: spec.sympy_symbol(n) for n in spec.symbols}
     funcs = {"sqrt": sp.sqrt, "exp": sp.exp, "log": sp.log}
     ev = Evaluator(name=lambda n, node: symbols[n], call=lambda f, a, node: funcs[f](*a),
                    number=lambda v: sp.Integer(v) if isinstance(v, int) else sp.Rational(repr(v)))
