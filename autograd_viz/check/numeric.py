@@ -11,6 +11,7 @@ a counterexample is confirmed with SymPy's exact arithmetic or its 50-digit ``ev
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -61,16 +62,22 @@ def order_symbols(exprs: Sequence[Any]) -> list[sp.Symbol]:
 
 def compile_exprs(symbols: list[sp.Symbol], exprs: Sequence[sp.Expr]) -> Callable[..., Any]:
     """A float function of the symbols giving every expression (Sums run as Python loops)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return sp.lambdify(symbols, list(exprs), modules=["math", "mpmath", "sympy"], cse=True)
+    return _lambdify(tuple(symbols), tuple(exprs), ("math", "mpmath", "sympy"))
 
 
 def compile_precise(symbols: list[sp.Symbol], exprs: Sequence[sp.Expr]) -> Callable[..., Any]:
     """An mpmath function of the symbols (for 50-digit evaluation)."""
+    return _lambdify(tuple(symbols), tuple(exprs), ("mpmath", "sympy"))
+
+
+@functools.lru_cache(maxsize=256)
+def _lambdify(symbols: tuple[sp.Symbol, ...], exprs: tuple[sp.Expr, ...], modules: tuple[str, ...]
+              ) -> Callable[..., Any]:
+    """SymPy's lambdify with common subexpressions, remembered (the diagnosis screens the same expressions
+    again); no docstring (``docstring_limit=0``): printing every expression for it took a quarter of the time."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return sp.lambdify(symbols, list(exprs), modules=["mpmath", "sympy"], cse=True)
+        return sp.lambdify(list(symbols), list(exprs), modules=list(modules), cse=True, docstring_limit=0)
 
 
 def evaluate(fn: Callable[..., Any], point: Sequence[sp.Expr]) -> list[float] | None:
