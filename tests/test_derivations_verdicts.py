@@ -141,6 +141,38 @@ def test_workers_hand_out_the_longest_claims_first() -> None:
     assert runner.estimated_cost(spec, fails[0]) > runner.estimated_cost(spec, holds[0])  # the diagnosis runs
 
 
+def test_each_worker_stays_with_one_file_while_it_has_claims() -> None:
+    """The queue gives a worker its own file's claims (the derivatives, cancels and compiled functions it has
+    remembered serve the next claim), most expensive first; a second worker starts on another file; a worker
+    whose file is done takes the free file with the most work left, and only then shares a busy one."""
+    from autograd_viz.check.spec import load_spec
+
+    big = load_spec(runner.BUILTIN_DIR / "one_hidden_layer.toml")
+    mid = load_spec(runner.BUILTIN_DIR / "adam.toml")
+    small = load_spec(FIX / "perceptron.toml")
+    tasks = [(small, c) for c in small.claims] + [(mid, c) for c in mid.claims] + [(big, c) for c in big.claims]
+    queue = runner._Queue(tasks)
+    first = queue.take(None, set())
+    assert tasks[first][0] is big and queue.cost[first] == max(queue.cost)
+    second = queue.take(None, {id(big)})
+    assert tasks[second][0] is mid  # not the busy file, although its claims cost more
+    taken = [first]
+    while id(big) in queue.groups:
+        taken.append(queue.take(id(big), {id(mid)}))
+    assert sorted(taken) == [k for k, (spec, _) in enumerate(tasks) if spec is big]
+    assert [queue.cost[k] for k in taken] == sorted((queue.cost[k] for k in taken), reverse=True)
+    nxt = queue.take(id(big), {id(mid)})  # big is done, small is free: small, not the busy mid
+    assert tasks[nxt][0] is small
+    while id(small) in queue.groups:
+        queue.take(id(small), {id(mid)})
+    assert tasks[queue.take(id(small), {id(mid)})][0] is mid  # nothing free: share the busy file
+    handed = 3 + len(taken) + len(small.claims) - 1
+    while queue:
+        queue.take(None, set())
+        handed += 1
+    assert handed == len(tasks)  # every claim handed out exactly once
+
+
 def test_error_verdicts_name_the_problem() -> None:
     r = _claims(FIX / "errors.toml", jobs=1)
     assert r["fine"].verdict == "proved"

@@ -1,6 +1,8 @@
 """Run claims in ``jobs`` forked workers, each claim killed (with its worker, which is replaced) at its time
 limit: SymPy hanging on one claim never hangs the run. SymPy is imported and warmed up once in the parent, so
-a fork costs milliseconds; a worker then checks claim after claim (longest first), keeping SymPy's cache."""
+a fork costs milliseconds; a worker then checks claim after claim, keeping SymPy's cache and the checker's
+(derivatives of a file's definitions, cancelled differences, compiled functions): so a worker stays with one
+file's claims while it has any, longest first, and only then moves to the file with the most work left."""
 
 from __future__ import annotations
 
@@ -55,6 +57,37 @@ def estimated_cost(spec: Spec, claim: Claim) -> float:
     return cost
 
 
+class _Queue:
+    """The claims not yet handed out, grouped by file, each group most expensive first (see
+    :func:`estimated_cost`). A worker takes from the file it is on; when that is done, from the file with the
+    most work left that no other worker is on, else from the one with the most work left: every worker
+    starts on a file of its own, and the workers finish together."""
+
+    def __init__(self, tasks: list[tuple[Spec, Claim]]) -> None:
+        self.cost = [estimated_cost(spec, claim) for spec, claim in tasks]
+        self.file = [id(spec) for spec, _ in tasks]
+        self.groups: dict[int, list[int]] = {}
+        for k in sorted(range(len(tasks)), key=lambda k: -self.cost[k]):  # a stable sort: file order on ties
+            self.groups.setdefault(self.file[k], []).append(k)
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)
+
+    def left(self, group: int) -> float:
+        return sum(self.cost[k] for k in self.groups[group])
+
+    def take(self, current: int | None, others: set[int]) -> int:
+        """The next claim for a worker on file ``current``, the other workers being on files ``others``."""
+        if current not in self.groups:
+            free = [g for g in self.groups if g not in others] or list(self.groups)
+            current = max(free, key=self.left)  # max keeps the first on ties: file order
+        group = self.groups[current]
+        k = group.pop(0)
+        if not group:
+            del self.groups[current]
+        return k
+
+
 def _timeout_result(claim: Claim, timeout: float, seconds: float) -> ClaimResult:
     return ClaimResult(name=claim.name, verdict="timeout", expect=claim.expect, relation=claim.relation,
                        method="killed", seconds=round(seconds, 3), message=f"no verdict within {timeout:g} s "
@@ -105,6 +138,7 @@ class _Worker:
         self.proc.start()
         child.close()
         self.task: int | None = None
+        self.file: int | None = None  # the file (its Spec's id) of the claims it has been given
         self.start = 0.0
 
     def give(self, k: int) -> bool:
@@ -129,24 +163,26 @@ class _Worker:
 
 
 def run_claims(tasks: list[tuple[Spec, Claim]], timeout: float, jobs: int) -> list[ClaimResult]:
-    """Check every (spec, claim) in ``jobs`` forked workers, the most expensive claims (by
-    :func:`estimated_cost`) first so the workers finish together; results in task order. A claim still
+    """Check every (spec, claim) in ``jobs`` forked workers, handed out by :class:`_Queue` (a file per worker,
+    the most expensive claims first, so the workers finish together); results in task order. A claim still
     running at its limit (plus :data:`KILL_GRACE`) has its worker killed and replaced."""
     if jobs <= 1 or "fork" not in mp.get_all_start_methods():
         return [check_claim(spec, claim, timeout) for spec, claim in tasks]
     ctx = mp.get_context("fork")
     warm_up()
     results: list[ClaimResult | None] = [None] * len(tasks)
-    order = sorted(range(len(tasks)), key=lambda k: -estimated_cost(*tasks[k]))[::-1]  # pop() takes the largest
+    order = _Queue(tasks)
     workers = [_Worker(ctx, tasks, timeout) for _ in range(min(jobs, len(tasks)))]
     try:
         while order or any(w.task is not None for w in workers):
             for i, w in enumerate(workers):
                 while w.task is None and order:
-                    k = order.pop()
+                    k = order.take(w.file, {v.file for v in workers if v is not w and v.file is not None})
+                    w.file = order.file[k]
                     if not w.give(k):  # died between claims: a fresh one takes the claim
                         w.stop(kill=True)
                         w = workers[i] = _Worker(ctx, tasks, timeout)
+                        w.file = order.file[k]
                         if not w.give(k):
                             results[k] = ClaimResult(name=tasks[k][1].name, verdict="error",
                                                      expect=tasks[k][1].expect, message="no worker could be started")
