@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from autograd_viz.check.cancel import cancel, cancel_exp_as_variables
+from autograd_viz.check.cancel import cancel, cancel_exp_as_variables, zero_with_exp_as_variables
 
 x, y, w = sp.symbols("x y w", real=True)
 
@@ -49,3 +49,28 @@ def test_a_false_nested_identity_is_not_zero() -> None:
     wrong = sig(w * inner) * (1 - sig(w * inner)) * inner  # the inner chain term w * inner' * x left out
     assert cancel_exp_as_variables(lhs - wrong) != 0
     assert cancel(lhs - wrong) != 0
+
+
+def test_the_zero_test_agrees_with_cancel_exp_as_variables() -> None:
+    """The expand-the-numerator zero test proves exactly what cancel_exp_as_variables(...) == 0 proves."""
+    inner = sig(w * x + y)
+    outer = sig(w * inner)
+    right = outer * (1 - outer) * (inner + w * inner * (1 - inner) * x)
+    wrongs = [outer * (1 - outer) * inner, outer * (1 + outer) * (inner + w * inner * (1 - inner) * x),
+              outer * (1 - outer) * (inner + w * inner * (1 - inner))]
+    lhs = sp.diff(outer, w)
+    assert zero_with_exp_as_variables(lhs - right)
+    for wrong in wrongs:
+        assert not zero_with_exp_as_variables(lhs - wrong)
+        assert cancel_exp_as_variables(lhs - wrong) != 0
+
+
+def test_a_zero_denominator_proves_nothing() -> None:
+    """P/Q with both P and Q the zero polynomial (not simplified away by SymPy) is undefined, not 0: the
+    numerator alone would multiply out to 0, so the denominator's test is what refuses it."""
+    big = sp.exp(-sig(x))  # a nested exp: the case the zero test is for
+    top = big * (1 + w) - big - big * w
+    bottom = big * (1 + y) - big - big * y
+    e = top / bottom
+    assert e != 0 and sp.expand(top) == 0 and sp.expand(bottom) == 0
+    assert not zero_with_exp_as_variables(e)
