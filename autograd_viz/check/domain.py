@@ -183,22 +183,29 @@ class Domain:
                     x = flo + abs(x)
                 elif fhi is not None:
                     x = fhi - abs(x)
-            # the membership test on a Fraction, the SymPy number built only for the value returned
-            f = Fraction(round(x)) if self.integer else _four_digits_fraction(x)
-            if self._contains_fraction(f):
-                return sp.Integer(f.numerator) if f.denominator == 1 else sp.Rational(f.numerator, f.denominator)
+            if self.integer:  # the membership test on a Fraction, the SymPy number built only when it passes
+                f = Fraction(round(x))
+                if self._contains_fraction(f):
+                    return sp.Integer(f.numerator)
+                continue
+            num, den = _four_digits(x)
+            if flo is None and fhi is None:  # no ends to compare with (the common case; drawn in bulk)
+                if not (self.nonzero and num == 0):
+                    return sp.Rational(num, den)
+            elif self._contains_fraction(Fraction(num, den)):
+                return sp.Rational(num, den)
         specials = self.special()
         if specials:
             return rng.choice(specials)
         raise DomainSpecError(f"no value could be drawn from {self.describe()}")
 
 
-def _four_digits_fraction(x: float) -> Fraction:
-    """``x`` rounded to 4 significant digits, exactly (a power-of-ten denominator before reduction)."""
+def _four_digits(x: float) -> tuple[int, int]:
+    """``x`` rounded to 4 significant digits, exactly, as numerator and (power-of-ten) denominator."""
     if x == 0:
-        return Fraction(0)
+        return 0, 1
     k = 3 - math.floor(math.log10(abs(x)))
-    return Fraction(round(x * 10**k), 10**k) if k >= 0 else Fraction(round(x / 10**-k) * 10**-k)
+    return (round(x * 10**k), 10**k) if k >= 0 else (round(x / 10**-k) * 10**-k, 1)
 
 
 def parse_domain(text: str, name: str) -> Domain:
