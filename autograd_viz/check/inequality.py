@@ -17,6 +17,7 @@ from sympy.calculus.util import maximum, minimum
 from autograd_viz.check import numeric
 from autograd_viz.check.budget import Budget, BudgetExceeded
 from autograd_viz.check.domain import MAGNITUDE, Domain
+from autograd_viz.check.interval_range import interval_extremum, single_use
 from autograd_viz.check.model import Model, as_scalar
 from autograd_viz.check.readable import entry_names, formula_text
 from autograd_viz.check.results import ClaimResult
@@ -24,7 +25,8 @@ from autograd_viz.check.spec import Claim, DerivationError, Spec
 from autograd_viz.check.verify import symbolic_limit
 
 # SymPy's maximum()/minimum() settle small expressions (sigma' has 7 operations) in well under a second and
-# practically never finish on larger ones (the derivative of sigma(sigma(x)) has 22): don't spend the time.
+# practically never finish on larger ones (the derivative of sigma(sigma(x)) has 22): don't spend the time
+# (unless x occurs once: then interval arithmetic settles it at any size, see interval_range).
 MAX_OPS_FOR_EXTREMUM = 16
 
 
@@ -53,7 +55,11 @@ def _not_periodic(f: sp.Expr, x: sp.Symbol) -> bool:
 def extremum(f: sp.Expr, x: sp.Symbol, domain: sp.Set, upper: bool) -> sp.Expr:
     """SymPy's ``maximum`` (``minimum``) of ``f`` over ``domain``, without its check for a period when ``f``
     certainly has none (:func:`_not_periodic`): that check simplifies the whole expression and each of its
-    parts, often more than half of the time, to answer "no period", which is then the same answer."""
+    parts, often more than half of the time, to answer "no period", which is then the same answer. First, where
+    x occurs once, the exact interval arithmetic of :mod:`interval_range` (milliseconds)."""
+    exact = interval_extremum(f, x, domain, upper)
+    if exact is not None:
+        return exact
     fn = maximum if upper else minimum
     if not _not_periodic(f, x):
         return fn(f, x, domain)
@@ -257,7 +263,8 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
         return
     state.numeric = (f"largest lhs − rhs found over {count} points: {best:.3g}" if upper
                      else f"largest rhs − lhs found over {count} points: {best:.3g}")
-    if len(symbols) == 1 and not rhs.free_symbols and sp.count_ops(lhs) <= MAX_OPS_FOR_EXTREMUM:
+    if len(symbols) == 1 and not rhs.free_symbols and (sp.count_ops(lhs) <= MAX_OPS_FOR_EXTREMUM
+                                                       or single_use(lhs, symbols[0])):
         x = symbols[0]
         try:
             limit = min(budget.remaining() * 0.6, max(symbolic_limit(timeout), 4.0))
@@ -324,7 +331,7 @@ def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budge
              names: dict[str, str] | None = None) -> tuple[str, str]:
     """The true sup (inf) of ``expr``: exact when SymPy finds it in time, else the numerical estimate
     (``known``: the search already done on this very function, reused rather than repeated)."""
-    if len(symbols) == 1 and sp.count_ops(expr) <= MAX_OPS_FOR_EXTREMUM:
+    if len(symbols) == 1 and (sp.count_ops(expr) <= MAX_OPS_FOR_EXTREMUM or single_use(expr, symbols[0])):
         try:
             ok, s = budget.attempt(lambda: extremum(expr, symbols[0], _domain(symbols[0], domains), upper),
                                    min(budget.remaining() / 2, 1.5))
