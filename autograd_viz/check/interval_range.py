@@ -17,6 +17,8 @@ from __future__ import annotations
 import sympy as sp
 from sympy import AccumBounds
 
+from autograd_viz.check import numeric
+
 __all__ = ["interval_extremum", "single_use"]
 
 _ON_THE_PATH = (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log)  # the operations allowed between the root and x
@@ -61,19 +63,22 @@ def interval_extremum(f: sp.Expr, x: sp.Symbol, domain: sp.Set, upper: bool) -> 
 
 
 def _contains_probes(f: sp.Expr, x: sp.Symbol, domain: sp.Interval, lo: sp.Expr, hi: sp.Expr) -> bool:
-    """Every finite value of ``f`` at the probe points inside ``domain`` lies in [lo, hi] (30 digits)."""
-    points = [v for p in _PROBES for v in (sp.Integer(p) if isinstance(p, int) else p, -p)]
+    """Every finite value of ``f`` at the probe points inside ``domain`` lies in [lo, hi] (values at 65 digits
+    with mpmath, compared to 30: SymPy's exact evaluation of σ⁶ at 16 points took a second)."""
+    points = [v for p in map(sp.sympify, _PROBES) for v in (p, -p)]
     for end, inward in ((domain.start, 1), (domain.end, -1)):
         if end.is_finite:
             points += [end, end + inward * sp.Rational(1, 1000)]
     low = sp.N(lo, 30) if lo.is_finite else None
     high = sp.N(hi, 30) if hi.is_finite else None
+    fn = numeric.compile_precise([x], [f])
     for v in dict.fromkeys(points):
-        if domain.contains(v) is not sp.true:
+        if not v.is_Rational or domain.contains(v) is not sp.true:
             continue
-        y = sp.N(f.xreplace({x: v}), 30)
-        if not (y.is_real and y.is_finite):
+        values = numeric.evaluate_precise(fn, [v])
+        if values is None:  # not a finite real number there
             continue
+        y = sp.Float(values[0], 30)
         tol = sp.Float("1e-25", 30) * (1 + abs(y))
         if low is not None and y < low - tol or high is not None and y > high + tol:
             return False
