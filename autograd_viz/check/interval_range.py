@@ -27,7 +27,8 @@ _PROBES = (0, sp.Rational(1, 2), 1, 2, 10, 100, 1000)  # and their negatives: va
 
 def single_use(f: sp.Expr, x: sp.Symbol) -> bool:
     """True when x is the only symbol of ``f``, occurs in it once, and every node above it is + , ×, a number
-    power (x in the base only), exp or log; no imaginary unit."""
+    power (x in the base only), exp or log; no imaginary unit. (:func:`interval_extremum` first writes tanh
+    with exp.)"""
     if f.free_symbols != {x} or f.has(sp.I):
         return False
     node = f
@@ -46,10 +47,13 @@ def single_use(f: sp.Expr, x: sp.Symbol) -> bool:
 def interval_extremum(f: sp.Expr, x: sp.Symbol, domain: sp.Set, upper: bool) -> sp.Expr | None:
     """sup (``upper``) or inf of ``f`` over ``domain`` (an interval), exactly; None when the method does not apply
     (see the module docstring)."""
-    if not isinstance(domain, sp.Interval) or not single_use(f, x):
+    if not isinstance(domain, sp.Interval):
+        return None
+    g = _tanh_as_exp(f)
+    if not single_use(g, x):
         return None
     try:
-        bounds = f.xreplace({x: AccumBounds(domain.start, domain.end)})
+        bounds = g.xreplace({x: AccumBounds(domain.start, domain.end)})
     except (ArithmeticError, ValueError, TypeError, NotImplementedError):
         return None
     if not isinstance(bounds, AccumBounds):
@@ -60,6 +64,12 @@ def interval_extremum(f: sp.Expr, x: sp.Symbol, domain: sp.Set, upper: bool) -> 
     if not _contains_probes(f, x, domain, lo, hi):
         return None
     return hi if upper else lo
+
+
+def _tanh_as_exp(f: sp.Expr) -> sp.Expr:
+    """tanh(u) written 2/(1 + exp(−2u)) − 1 (SymPy's interval arithmetic has no tanh): the same function, with u
+    still once, so ``1 - tanh(z)**2`` is settled too."""
+    return f.replace(sp.tanh, lambda u: 2 / (1 + sp.exp(-2 * u)) - 1) if f.has(sp.tanh) else f
 
 
 def _contains_probes(f: sp.Expr, x: sp.Symbol, domain: sp.Interval, lo: sp.Expr, hi: sp.Expr) -> bool:
