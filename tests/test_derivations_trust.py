@@ -66,6 +66,45 @@ def test_tiny_constant_is_refuted_by_sympy_even_without_a_numeric_mismatch(monke
     assert c.verdict == "refuted" and "nonzero constant" in c.message, c
 
 
+def test_the_50_digit_function_is_the_float_code_with_mpmath():
+    """compile_precise reuses compile_exprs's code with mpmath's functions: its values agree with a separate
+    mpmath lambdify to 60 digits (Sum, erf, Abs, Max, Piecewise, constants), and a difference of 1e-40 between
+    two sides, invisible in floats, is there in full."""
+    import mpmath
+
+    from autograd_viz.check import numeric
+
+    x, y = sp.symbols("x y", real=True)
+    k = sp.Symbol("k", integer=True)
+    exprs = [sp.exp(x) / (1 + sp.exp(-y)), sp.exp(x) / (1 + sp.exp(-y)) + sp.Rational(1, 10**40),
+             sp.Sum(x**k / sp.factorial(k), (k, 0, 6)), sp.erf(x) + sp.pi * sp.sqrt(2), sp.Abs(x - y) + sp.Max(x, y),
+             sp.Piecewise((x**2, x > 0), (-y, True)), sp.log(1 + sp.exp(x * y)) * sp.E]
+    fast = numeric.compile_exprs([x, y], exprs)
+    precise = numeric.compile_precise([x, y], exprs)
+    assert precise.__code__ is fast.__code__  # one lambdify for both
+    reference = sp.lambdify([x, y], exprs, modules=["mpmath", "sympy"])
+    for a, b in [(sp.Rational(1, 3), sp.Rational(-7, 5)), (sp.Rational(-2), sp.Rational(9, 4))]:
+        got = numeric.evaluate_precise(precise, [a, b])
+        with mpmath.workdps(80):
+            want = reference(mpmath.mpf(a.p) / a.q, mpmath.mpf(b.p) / b.q)
+        assert got is not None
+        assert all(abs(g - w) <= mpmath.mpf(10) ** -60 * (1 + abs(w)) for g, w in zip(got, want, strict=True))
+        assert abs(float(got[1] - got[0]) - 1e-40) < 1e-50
+        assert numeric.evaluate(fast, [a, b])[1] == numeric.evaluate(fast, [a, b])[0]  # floats cannot see it
+
+
+def test_the_50_digit_function_falls_back_when_mpmath_lacks_a_name(monkeypatch):
+    from autograd_viz.check import numeric
+
+    x = sp.Symbol("x", real=True)
+    names = dict(numeric._precise_names())
+    del names["exp"]
+    monkeypatch.setattr(numeric, "_precise_names", lambda: names)
+    precise = numeric.compile_precise([x], [sp.exp(x) + 1])
+    assert precise.__globals__ is not names  # a lambdify of its own
+    assert abs(float(numeric.evaluate_precise(precise, [sp.Integer(1)])[0]) - 3.718281828459045) < 1e-15
+
+
 def test_the_point_the_claim_singles_out_is_tried_exactly(issue10):
     c = issue10["square third"]
     assert c.verdict == "refuted", c
