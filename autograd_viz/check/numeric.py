@@ -70,7 +70,7 @@ def compile_exprs(symbols: list[sp.Symbol], exprs: Sequence[sp.Expr]) -> Callabl
 def compile_precise(symbols: list[sp.Symbol], exprs: Sequence[sp.Expr]) -> Callable[..., Any]:
     """An mpmath function of the symbols (for 50-digit evaluation under ``mpmath.workdps``): the code
     :func:`compile_exprs` generates for the same expressions (both use SymPy's mpmath printer: numbers are
-    ``mpf``), run with mpmath's functions in place of math's. One lambdify serves both (it was a fifth of the
+    ``mpf``), run with mpmath's functions in place of math's. One lambdify serves both (the second was 7% of the
     checker's time); a name mpmath lacks falls back to a lambdify of its own."""
     fast = compile_exprs(symbols, exprs)
     names = _precise_names()
@@ -400,7 +400,7 @@ def search(pairs: list[tuple[sp.Expr, sp.Expr]], domains: Mapping[str, Domain], 
         if precise and not suspects and out.precise < HP_POINTS and (k < 6 or k >= n_special or k % 8 == 0):
             if hp_fn is None:
                 hp_fn = compile_precise(symbols, exprs)
-            hp = evaluate_precise(hp_fn, args)  # both sides at 65 digits (their difference loses none of them)
+            hp = evaluate_precise(hp_fn, args)  # both sides at 65 digits; the difference is rounded once
             if hp is not None:
                 out.precise += 1
                 scale = [1.0 + abs(values[2 * j]) + abs(values[2 * j + 1]) for j in range(len(pairs))]
