@@ -208,24 +208,10 @@ def _latex(expr: Any) -> str:
 def _formula_text(expr: Any) -> str:
     """The gradient in the formula language, case splits as ``step(u)`` (:mod:`.stepform`); SymPy's own text
     for a form the language has no words for."""
-    from autograd_viz.explain.stepform import to_text
+    from autograd_viz.explain.stepform import plain_text, to_text
 
     try:
         return to_text(expr)
     except ExplainError:
-        return _expr_text(expr)
-
-
-def _expr_text(expr: Any) -> str:
-    """A SymPy expression in the expression language (``abs`` for ``Abs``, ``exp(1)`` for ``E``)."""
-    from sympy.printing.str import StrPrinter
-
-    class _Printer(StrPrinter):
-        def _print_Abs(self, e: Any) -> str:
-            return f"abs({self._print(e.args[0])})"
-
-        def _print_Exp1(self, e: Any) -> str:
-            return "exp(1)"
-
-    return _Printer({"order": "none"}).doprint(expr)
+        return plain_text(expr)
 

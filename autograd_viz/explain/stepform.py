@@ -8,6 +8,7 @@ that op, any other one as a sum of its pieces weighted by the indicators of thei
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from autograd_viz.errors import ExplainError, ExpressionError
@@ -91,24 +92,37 @@ def in_step_form(expr: Any) -> Any:
     return expr.replace(lambda e: isinstance(e, sp.Piecewise | sp.Heaviside), rewrite)
 
 
-def to_text(expr: Any) -> str:
-    """``expr`` (SymPy, σ as ``sigmoid``) in the formula language; raises :class:`ExplainError` saying why."""
+@functools.cache
+def _printers() -> tuple[Any, Any]:
+    """(plain, step): SymPy's str in the formula language, ``abs`` for ``Abs`` and ``exp(1)`` for Euler's number;
+    the step printer also writes ``max``/``min`` the language's way. Built on first use: SymPy is imported lazily."""
     from sympy.printing.str import StrPrinter
 
-    class _Printer(StrPrinter):
+    class TextPrinter(StrPrinter):
         def _print_Abs(self, e: Any) -> str:
             return f"abs({self._print(e.args[0])})"
 
         def _print_Exp1(self, e: Any) -> str:
             return "exp(1)"
 
+    class StepTextPrinter(TextPrinter):
         def _print_Max(self, e: Any) -> str:
             return f"max({', '.join(self._print(a) for a in e.args)})"
 
         def _print_Min(self, e: Any) -> str:
             return f"min({', '.join(self._print(a) for a in e.args)})"
 
-    text = _Printer({"order": "none"}).doprint(in_step_form(expr))
+    return TextPrinter, StepTextPrinter
+
+
+def plain_text(expr: Any) -> str:
+    """``expr`` in SymPy's own words except ``abs`` and ``exp(1)``: for a form the language has no words for."""
+    return str(_printers()[0]({"order": "none"}).doprint(expr))
+
+
+def to_text(expr: Any) -> str:
+    """``expr`` (SymPy, σ as ``sigmoid``) in the formula language; raises :class:`ExplainError` saying why."""
+    text = _printers()[1]({"order": "none"}).doprint(in_step_form(expr))
     try:
         parse(text, GRAMMAR, "the formula")
     except ExpressionError as exc:
