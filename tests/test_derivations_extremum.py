@@ -134,3 +134,17 @@ def test_an_interval_that_misses_a_value_is_refused() -> None:
     assert _contains_probes(f, x, sp.S.Reals, sp.Integer(0), sp.Integer(1))
     assert not _contains_probes(f, x, sp.S.Reals, sp.Integer(0), sp.Rational(7, 10))  # σ(1000) ≈ 1
     assert not _contains_probes(f, x, sp.S.Reals, sp.Rational(3, 10), sp.Integer(1))  # σ(-1000) ≈ 0
+
+
+def test_a_long_single_use_chain_is_worth_an_extremum_though_sympy_would_not_finish() -> None:
+    """The gate in front of extremum() lets a long single-use chain through (tanh included), not a long
+    expression with x twice."""
+    from autograd_viz.check.inequality import MAX_OPS_FOR_EXTREMUM, _worth_an_extremum
+
+    chain = x
+    for _ in range(6):
+        chain = sp.tanh(1 / (1 + sp.exp(-chain)))
+    assert sp.count_ops(chain) > MAX_OPS_FOR_EXTREMUM
+    assert _worth_an_extremum(chain, x)
+    assert not _worth_an_extremum(chain * x, x)
+    assert extremum(chain, x, sp.S.Reals, True) is not None

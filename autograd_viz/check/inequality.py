@@ -71,6 +71,12 @@ def extremum(f: sp.Expr, x: sp.Symbol, domain: sp.Set, upper: bool) -> sp.Expr:
         sympy_calculus.periodicity = original
 
 
+def _worth_an_extremum(f: sp.Expr, x: sp.Symbol) -> bool:
+    """Whether :func:`extremum` is likely to finish: x occurs once (interval arithmetic, any size), or ``f`` is
+    small enough for SymPy's ``maximum`` (:data:`MAX_OPS_FOR_EXTREMUM`)."""
+    return single_use(f, x) or sp.count_ops(f) <= MAX_OPS_FOR_EXTREMUM
+
+
 def _no_period(f: Any, symbol: Any, check: bool = False) -> None:
     return None
 
@@ -263,8 +269,7 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
         return
     state.numeric = (f"largest lhs − rhs found over {count} points: {best:.3g}" if upper
                      else f"largest rhs − lhs found over {count} points: {best:.3g}")
-    if len(symbols) == 1 and not rhs.free_symbols and (sp.count_ops(lhs) <= MAX_OPS_FOR_EXTREMUM
-                                                       or single_use(lhs, symbols[0])):
+    if len(symbols) == 1 and not rhs.free_symbols and _worth_an_extremum(lhs, symbols[0]):
         x = symbols[0]
         try:
             limit = min(budget.remaining() * 0.6, max(symbolic_limit(timeout), 4.0))
@@ -331,7 +336,7 @@ def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budge
              names: dict[str, str] | None = None) -> tuple[str, str]:
     """The true sup (inf) of ``expr``: exact when SymPy finds it in time, else the numerical estimate
     (``known``: the search already done on this very function, reused rather than repeated)."""
-    if len(symbols) == 1 and (sp.count_ops(expr) <= MAX_OPS_FOR_EXTREMUM or single_use(expr, symbols[0])):
+    if len(symbols) == 1 and _worth_an_extremum(expr, symbols[0]):
         try:
             ok, s = budget.attempt(lambda: extremum(expr, symbols[0], _domain(symbols[0], domains), upper),
                                    min(budget.remaining() / 2, 1.5))

@@ -232,30 +232,26 @@ def _roots(u: sp.Expr, s: sp.Symbol, deadline: float) -> list[sp.Expr]:
     """Real zeros of ``u`` in ``s`` (``u`` may hold other symbols when it is linear in ``s``)."""
     if time.monotonic() > deadline:
         return []
-    return list(_roots_of(u, s))
+    return list(_solve_real(u, s))
 
 
 @functools.lru_cache(maxsize=1024)
-def _roots_of(u: sp.Expr, s: sp.Symbol) -> tuple[sp.Expr, ...]:
-    """:func:`_roots`, remembered: the claims of a file share their kinks and denominators."""
-    return tuple(_solve_real(u, s))
-
-
-def _solve_real(u: sp.Expr, s: sp.Symbol) -> list[sp.Expr]:
-    """SymPy's real solutions of u = 0 for small one-symbol ``u``, or the root of ``u`` linear in ``s``."""
+def _solve_real(u: sp.Expr, s: sp.Symbol) -> tuple[sp.Expr, ...]:
+    """SymPy's real solutions of u = 0 for small one-symbol ``u``, or the root of ``u`` linear in ``s``;
+    remembered, as the claims of a file share their kinks and denominators."""
     try:
         if u.free_symbols == {s}:
             if u.is_polynomial(s) and sp.degree(u, s) <= 4 or sp.count_ops(u) <= 12:
                 sol = sp.solveset(u, s, sp.S.Reals)
                 if isinstance(sol, sp.FiniteSet) and len(sol) <= 8:
-                    return [r for r in sol if r.is_real]
-            return []
+                    return tuple(r for r in sol if r.is_real)
+            return ()
         if u.is_polynomial(s) and sp.degree(u, s) == 1:
             a, b = sp.Poly(u, s).all_coeffs()
-            return [sp.cancel(-b / a)]
+            return (sp.cancel(-b / a),)
     except (NotImplementedError, ValueError, TypeError, sp.PolynomialError, RecursionError, AttributeError):
-        return []
-    return []
+        return ()
+    return ()
 
 
 @dataclass
