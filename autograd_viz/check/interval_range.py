@@ -21,15 +21,17 @@ from autograd_viz.check import numeric
 
 __all__ = ["interval_extremum", "single_use"]
 
-_ON_THE_PATH = (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log, sp.tanh)  # the operations allowed between the root and x
+_ON_THE_PATH = (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log)  # the operations allowed between the root and x
 _PROBES = tuple(sp.sympify(p) for p in (0, "1/2", 1, 2, 10, 100, 1000))  # and their negatives: values the
 #                                                                             interval must contain
 
 
 def single_use(f: sp.Expr, x: sp.Symbol) -> bool:
     """True when x is the only symbol of ``f``, occurs in it once, and every node above it is + , ×, a number
-    power (x in the base only), exp, log or tanh; no imaginary unit. (:func:`interval_extremum` writes tanh
-    with exp, where u still occurs once, for SymPy's interval arithmetic.)"""
+    power (x in the base only), exp or log; no imaginary unit. (:func:`interval_extremum` first writes tanh
+    with exp, where u still occurs once; the gate in :mod:`inequality` does not, on purpose: SymPy's interval
+    arithmetic is fast on sigmoid chains but spent 74 s on a chain of six tanh∘σ, so only short tanh
+    expressions, which pass the gate by their size, reach it.)"""
     if f.free_symbols != {x} or f.has(sp.I):
         return False
     node = f
@@ -48,10 +50,13 @@ def single_use(f: sp.Expr, x: sp.Symbol) -> bool:
 def interval_extremum(f: sp.Expr, x: sp.Symbol, domain: sp.Set, upper: bool) -> sp.Expr | None:
     """sup (``upper``) or inf of ``f`` over ``domain`` (an interval), exactly; None when the method does not apply
     (see the module docstring)."""
-    if not isinstance(domain, sp.Interval) or not single_use(f, x):
+    if not isinstance(domain, sp.Interval):
+        return None
+    g = _tanh_as_exp(f)
+    if not single_use(g, x):
         return None
     try:
-        bounds = _tanh_as_exp(f).xreplace({x: AccumBounds(domain.start, domain.end)})
+        bounds = g.xreplace({x: AccumBounds(domain.start, domain.end)})
     except (ArithmeticError, ValueError, TypeError, NotImplementedError):
         return None
     if not isinstance(bounds, AccumBounds):
