@@ -150,3 +150,24 @@ def test_a_long_single_use_chain_is_worth_an_extremum_though_sympy_would_not_fin
     for _ in range(6):
         tanh_chain = sp.tanh(1 / (1 + sp.exp(-tanh_chain)))
     assert not _worth_an_extremum(tanh_chain, x)
+
+
+def test_an_exact_sigmoid_chain_bound_is_printed_with_sigma() -> None:
+    """The hint names σ: sigmoid(sigmoid(1)) in text (the formula language reads it back to the same number) and
+    \\sigma in LaTeX (rendered by matplotlib's mathtext), not fractions nested in exponents."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.mathtext import MathTextParser
+
+    from autograd_viz.check.inequality import _exact_text, _sigmoids_named
+    from autograd_viz.check.interval_range import interval_extremum
+
+    sup = interval_extremum(_sigmoid_chain(3), x, sp.S.Reals, True)
+    text = _exact_text(sup)
+    assert text.startswith("= sigmoid(sigmoid(1)) ≈ 0.6750375274")
+    assert abs(_nested_sigmoid_value(2, 1) - 0.6750375274) < 1e-10
+    tex = sp.latex(_sigmoids_named(sup))
+    assert tex == r"\sigma\left(\sigma\left(1\right)\right)"
+    MathTextParser("agg").parse(f"$\\sup = {tex}$")
+    assert _sigmoids_named(sp.E / (1 + sp.E)) == sp.E / (1 + sp.E)  # only the 1/(1 + exp(-u)) shape is named

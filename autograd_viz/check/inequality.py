@@ -23,6 +23,7 @@ from autograd_viz.check.readable import entry_names, formula_text
 from autograd_viz.check.results import ClaimResult
 from autograd_viz.check.spec import Claim, DerivationError, Spec
 from autograd_viz.check.verify import symbolic_limit
+from autograd_viz.ops import EXPR_FUNCTIONS
 
 # SymPy's maximum()/minimum() settle small expressions (sigma' has 7 operations) in well under a second and
 # practically never finish on larger ones (the derivative of sigma(sigma(x)) has 22): don't spend the time
@@ -293,7 +294,8 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
                 attained = not (ok2 and sol is sp.S.EmptySet)
             if value is not None and (value < -1e-40 or (not strict and abs(value) < 1e-40) or not attained):
                 result.verdict = "proved"
-                result.method = f"sympy: {kind} of lhs = {formula_text(s)}" + ("" if attained else " (not attained)")
+                result.method = f"sympy: {kind} of lhs = {formula_text(_sigmoids_named(s))}" + (
+                    "" if attained else " (not attained)")
                 result.correct = f"{kind} {_exact_text(s)}"
                 return
     if len(symbols) != 1 or rhs.free_symbols:
@@ -316,6 +318,37 @@ def check_inequality(spec: Spec, claim: Claim, model: Model, lhs: Any, rhs: Any,
         result.correct_tex = f"\\{kind} \\approx {value:.10g}"
 
 
+class _Sigmoid(sp.Function):
+    """σ in an exact bound, printed ``sigmoid(u)`` and (the op table's LaTeX) ``\\sigma\\left(u\\right)``."""
+
+    @classmethod
+    def eval(cls, u: sp.Expr) -> None:
+        return None
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"sigmoid({printer._print(self.args[0])})"
+
+    def _latex(self, printer: Any) -> str:
+        return str(EXPR_FUNCTIONS["sigmoid"].latex).format(x0=printer._print(self.args[0]))
+
+
+def _sigmoids_named(s: sp.Expr) -> sp.Expr:
+    """``s`` with every 1/(1 + exp(−u)) written σ(u), for printing only: the sup of a sigmoid chain reads
+    sigmoid(sigmoid(sigmoid(1))) instead of fractions nested in exponents."""
+
+    def is_sigmoid(e: sp.Expr) -> bool:
+        if not (e.is_Pow and e.exp == -1 and e.base.is_Add and len(e.base.args) == 2 and 1 in e.base.args):
+            return False
+        other = e.base.args[0] if e.base.args[1] == 1 else e.base.args[1]
+        return isinstance(other, sp.exp)
+
+    def name(e: sp.Expr) -> sp.Expr:
+        other = e.base.args[0] if e.base.args[1] == 1 else e.base.args[1]
+        return _Sigmoid(-other.args[0])
+
+    return s.replace(is_sigmoid, name) if isinstance(s, sp.Expr) else s
+
+
 def _exact_text(s: sp.Expr) -> str:
     """"= 1/4" for a rational value; "= log(3) ≈ 1.098612289" otherwise: the exact form first (in the formula
     language: Euler's number is exp(1), E is the expectation), then its value so that it reads as a number."""
@@ -323,7 +356,7 @@ def _exact_text(s: sp.Expr) -> str:
         return f"= {s}"
     if s.is_infinite:  # never "≈ inf (exactly oo)"
         return "= ∞ (unbounded above)" if s.is_extended_positive else "= −∞ (unbounded below)"
-    return f"= {formula_text(s)} ≈ {float(s.evalf(20)):.10g}"
+    return f"= {formula_text(_sigmoids_named(s))} ≈ {float(s.evalf(20)):.10g}"
 
 
 def _at(symbols: list[sp.Symbol], where: list[float], names: dict[str, str]) -> str:
@@ -345,7 +378,7 @@ def _extreme(expr: sp.Expr, symbols: list[sp.Symbol], upper: bool, budget: Budge
         except Exception:  # e.g. NotImplementedError: Unable to determine the domain
             ok, s = False, None
         if ok and s is not None and s.is_number and s.is_finite:
-            return _exact_text(s), f"= {sp.latex(s)}"
+            return _exact_text(s), f"= {sp.latex(_sigmoids_named(s))}"
     if known is not None:
         value, where = known
     else:
